@@ -1,0 +1,63 @@
+# One entry point for people and CI. `make check` is exactly what .ci/run runs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v /usr/bin/python3.11 || command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
+
+.PHONY: install run dev lint fmt typecheck schema schema-check alembic-check test test-sqlite test-postgres check bench clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## run: the embedded default (SQLite, in-process bus, sandbox provider) on http://127.0.0.1:8000/graphql
+run: install
+	$(BIN)/payouts serve
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy .
+
+schema: install
+	$(BIN)/payouts export-schema --output schema.graphql
+
+schema-check: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py
+
+alembic-check: install
+	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic upgrade head
+	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic check
+	rm -f $(TMP_DB)*
+
+test-sqlite: install
+	PAYOUTS_TEST_BACKEND=sqlite $(BIN)/python -m pytest -q
+
+test-postgres: install
+	PAYOUTS_TEST_BACKEND=postgres $(BIN)/python -m pytest -q
+
+test: test-sqlite test-postgres
+
+## check: everything CI runs
+check: lint typecheck schema-check alembic-check test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache payouts.db*

@@ -1,0 +1,192 @@
+"""``payouts`` command line: serve, migrate, create-org, revoke-key, export-schema, ..."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from api import migrations
+from api.settings import Settings
+from services import api_keys
+from services.database import Database
+from services.errors import DomainError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = (fn, arguments, help)
+        return fn
+
+    return register
+
+
+def run_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+
+
+@command("serve", "run the HTTP/WebSocket server", _serve_args)
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # Workers re-read settings from the environment: pass the address on that way.
+    os.environ["PAYOUTS_HOST"] = host
+    os.environ["PAYOUTS_PORT"] = str(port)
+    settings = Settings()
+    if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
+        migrations.upgrade(settings.database_url)
+    _announce(settings, host, port)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        ws_max_size=settings.ws_max_message_bytes,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _announce(settings: Settings, host: str, port: int) -> None:
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{shown_host}:{port}/graphql"
+
+    async def ensure_demo(db: Database) -> str | None:
+        async with db.transaction() as session:
+            if not settings.demo_org_on_start or await api_keys.organization_count(session) > 0:
+                return None
+            created = await api_keys.create_organization(session, name="Demo Organization")
+            return created.test_key
+
+    test_key = run_db(settings, ensure_demo)
+    print(f"Payouts GraphQL API: {url}", flush=True)
+    if settings.graphiql:
+        print(f"GraphiQL:            open {url} in a browser", flush=True)
+    if test_key:
+        print("Created 'Demo Organization'. Its test key (shown once, keep it):", flush=True)
+        print(f"    {test_key}", flush=True)
+        print(f'In GraphiQL set the header: {{"x-api-key": "{test_key}"}}', flush=True)
+    else:
+        print("Use an existing key, or make one with: payouts create-org --name NAME", flush=True)
+
+
+@command("migrate", "apply database migrations")
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    migrations.upgrade(settings.database_url)
+    print(json.dumps({"migrated": True, "head": migrations.head_revision()}))
+    return 0
+
+
+def _create_org_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", required=True)
+    p.add_argument("--country", default="US")
+
+
+@command("create-org", "create an organization and print its keys as JSON", _create_org_args)
+def create_org(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(db: Database) -> api_keys.NewOrganization:
+        async with db.transaction() as session:
+            return await api_keys.create_organization(session, name=args.name, country=args.country)
+
+    created = run_db(settings, work)
+    print(
+        json.dumps(
+            {
+                "organizationId": created.organization.id,
+                "testKey": created.test_key,
+                "liveKey": created.live_key,
+            }
+        )
+    )
+    return 0
+
+
+def _revoke_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("key", help="the API key itself, or its id (key_...)")
+
+
+@command("revoke-key", "revoke an API key", _revoke_args)
+def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(db: Database) -> str:
+        async with db.transaction() as session:
+            return (await api_keys.revoke_key(session, args.key)).id
+
+    print(json.dumps({"revoked": run_db(settings, work)}))
+    return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", default=None)
+
+
+@command("export-schema", "print the GraphQL SDL (or write it with --output)", _export_args)
+def export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from api.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output:
+        Path(args.output).write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payouts", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, arguments, help_text) in COMMANDS.items():
+        arguments(sub.add_parser(name, help=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_command_modules()
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return COMMANDS[args.command][0](args, settings)
+    except DomainError as error:
+        print(json.dumps({"error": error.code, "message": error.message}), file=sys.stderr)
+        return 2
+
+
+def _load_command_modules() -> None:
+    """Modules that register more commands (for example ``verify-ledger``)."""
+    for module in ("api.cli_ledger",):
+        try:
+            __import__(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Top-level GraphQL errors: every one carries ``extensions.code``; unexpected exceptions are
+masked as ``INTERNAL`` and logged in full with the request id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+log = logging.getLogger("payouts.errors")
+
+_COMPLEXITY_MARKERS = (
+    "exceeds maximum operation depth",
+    "aliases found. Allowed",
+    "Document contains more than",
+)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def error_code(error: GraphQLError) -> str:
+    if any(marker in error.message for marker in _COMPLEXITY_MARKERS):
+        return "QUERY_TOO_COMPLEX"
+    return "BAD_USER_INPUT"
+
+
+class ErrorShaping(SchemaExtension):
+    """Masks unexpected errors and gives each error a machine-readable code."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [self._shape(error) for error in errors]
+
+    def _shape(self, error: GraphQLError) -> GraphQLError:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        if is_unexpected(error):
+            log.error(
+                "unexpected error in %s (request %s): %s",
+                ".".join(str(p) for p in error.path or ()) or "operation",
+                request_id,
+                type(error.original_error).__name__,
+                exc_info=error.original_error,
+                extra={"request_id": request_id},
+            )
+            return GraphQLError(
+                "Internal server error. Quote the request id when contacting support.",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "INTERNAL", "requestId": request_id},
+            )
+        if error.extensions and "code" in error.extensions:
+            return error
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={**(error.extensions or {}), "code": error_code(error)},
+        )

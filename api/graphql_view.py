@@ -1,0 +1,75 @@
+"""The strawberry ASGI view: builds the context, authenticates WebSockets, encodes JSON."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from api.auth import Authenticator, key_from_connection_params, key_from_headers
+from api.middleware import request_id_of
+from api.settings import Settings
+from resolvers.context import Context
+from services.database import Database
+
+
+class PayoutsGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        settings: Settings,
+        db: Database,
+        authenticator: Authenticator,
+        services: dict[str, Any],
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_operations,
+            allowed_origins=settings.cors_origins,
+        )
+        self.db = db
+        self.authenticate = authenticator
+        self.services = services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        context = Context(
+            db=self.db,
+            request_id=request_id_of(request.scope),
+            request=request,
+            response=response,
+            services=self.services,
+        )
+        if isinstance(request, WebSocket):
+            return context  # authenticated by on_ws_connect from connection_init
+        context.viewer = await self.authenticate(key_from_headers(request.headers))
+        context.idempotency_key_header = request.headers.get("idempotency-key")
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        key = key_from_connection_params(context.connection_params)
+        if key is None and isinstance(context.request, WebSocket):
+            key = key_from_headers(context.request.headers)
+        viewer = await self.authenticate(key)
+        if viewer is None:
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": "connection_init needs a valid x-api-key"}
+            )
+        context.viewer = viewer
+        return await super().on_ws_connect(context)
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: graphql-transport-ws messages must be text frames.
+        return orjson.dumps(data).decode()

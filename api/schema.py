@@ -1,0 +1,78 @@
+"""The strawberry schema, assembled from the resolver modules, with limits and caches."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.errors import ErrorShaping, is_unexpected
+from api.extensions import CachedParser
+from api.settings import Settings
+from resolvers.node_query import NodeQuery
+from resolvers.scalars import SCALAR_MAP
+from resolvers.viewer import ViewerQuery
+
+QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery)
+MUTATION_TYPES: tuple[type, ...] = ()
+SUBSCRIPTION_TYPES: tuple[type, ...] = ()
+
+
+class PayoutsSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Client mistakes are not server errors; ErrorShaping logs the unexpected ones.
+        del errors, execution_context
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    return PayoutsSchema(
+        query=merge_types("Query", QUERY_TYPES),
+        mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
+        subscription=(
+            merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
+        ),
+        extensions=_extensions(settings),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP,
+            disable_field_suggestions=not settings.introspection,
+        ),
+    )
+
+
+def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    factory: Any = functools.partial
+    extensions: list[Any] = [
+        ErrorShaping,
+        factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        factory(CachedParser, maxsize=settings.parser_cache_size),
+        factory(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        factory(MaxAliasesLimiter, max_alias_count=settings.max_query_aliases),
+        factory(ValidationCache, maxsize=settings.validation_cache_size),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def export_sdl(schema: strawberry.Schema | None = None) -> str:
+    return (schema or build_schema()).as_str() + "\n"
+
+
+__all__ = ["build_schema", "export_sdl", "is_unexpected"]

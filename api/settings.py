@@ -1,0 +1,69 @@
+"""Process configuration: environment variables prefixed ``PAYOUTS_`` (and an optional .env)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYOUTS_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_SQLITE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = Field(
+        default=None, description="Where providers reach /webhooks; defaults to the serve address"
+    )
+    graphiql: bool = True
+    introspection: bool = True
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Query limits (see README "Security").
+    max_query_depth: int = 12
+    max_query_tokens: int = 2000
+    max_query_aliases: int = 30
+    max_query_bytes: int = 100_000
+    ws_init_timeout_seconds: float = 10.0
+    ws_max_operations: int = 20
+    ws_max_message_bytes: int = 1_048_576
+    parser_cache_size: int = 512
+    validation_cache_size: int = 512
+
+    # Secrets. The defaults only suit the embedded sandbox; deployments must set their own.
+    secret_key: str = "dev-only-secret-change-me"
+    sandbox_webhook_secret: str = "whsec_c2FuZGJveC1kZXYtb25seS13ZWJob29rLXNlY3JldA=="
+
+    sandbox_delay_seconds: float = 2.0
+    live_provider: str | None = None
+
+    demo_org_on_start: bool = True
+    sql_echo: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        return _split_csv(value) if isinstance(value, str) else value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def webhook_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def _split_csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,29 @@
+"""The per-request (or per-WebSocket-connection) GraphQL context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+
+from services.api_keys import Viewer
+from services.database import Database
+
+
+@dataclass
+class Context:
+    db: Database
+    request_id: str
+    viewer: Viewer | None = None
+    request: Any = None
+    response: Any = None
+    idempotency_key_header: str | None = None
+    connection_params: dict[str, Any] | None = None
+    # Services and settings the resolvers need, keyed by name (providers, fee policy...).
+    services: dict[str, Any] = field(default_factory=dict)
+    # Anything a resolver wants to share within one operation (loaders are built per operation).
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+Info = strawberry.Info[Context, None]
