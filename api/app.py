@@ -21,8 +21,10 @@ from api.graphql_view import PayoutsGraphQL
 from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
+from api.providers import build_registry, start_providers
 from api.schema import build_schema
 from api.settings import Settings
+from api.webhooks import receive_webhook
 from services.database import Database
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,8 @@ class AppState:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.services: dict[str, Any] = {"settings": settings}
+        self.providers = build_registry(settings, db)
+        self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
         self.head_revision = head_revision()
 
 
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        stops = []
+        stops = [await start_providers(state.providers, db)]
         for hook in STARTUP_HOOKS:
             stop = await hook(state)
             if stop is not None:
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     sandbox_webhook_secret: str = "whsec_c2FuZGJveC1kZXYtb25seS13ZWJob29rLXNlY3JldA=="
 
     sandbox_delay_seconds: float = 2.0
+    sandbox_refuse_transfers: bool = False
     live_provider: str | None = None
 
     demo_org_on_start: bool = True

@@ -5,6 +5,8 @@ from sqlmodel import SQLModel
 from models.event import Event
 from models.idempotency import IdempotencyRecord, IdempotencyStatus
 from models.organization import ApiKey, Organization
+from models.provider_event import ProviderEvent
+from models.sandbox import SandboxWebhookDelivery
 
 metadata = SQLModel.metadata
 
@@ -14,5 +16,7 @@ __all__ = [
     "IdempotencyRecord",
     "IdempotencyStatus",
     "Organization",
+    "ProviderEvent",
+    "SandboxWebhookDelivery",
     "metadata",
 ]

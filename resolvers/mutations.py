@@ -26,22 +26,33 @@ class Payload(Protocol):
 
 P = TypeVar("P", bound=Payload)
 Action = Callable[[AsyncSession, Viewer], Awaitable[P]]
+Prepare = Callable[[Viewer], Awaitable[None]]
 
 
 async def run_mutation(
-    info: Info, *, name: str, input: Any, payload: type[P], action: Action[P]
+    info: Info,
+    *,
+    name: str,
+    input: Any,
+    payload: type[P],
+    action: Action[P],
+    prepare: Prepare | None = None,
 ) -> P:
     """Run ``action`` in one transaction and return its payload.
 
     A ``DomainError`` rolls everything back and becomes ``userErrors``. With an idempotency key
     (``input.idempotencyKey`` or the ``Idempotency-Key`` header of a single-mutation request),
     the payload is stored in the same transaction and replayed for the same request.
+
+    ``prepare`` runs first, outside any transaction, once the key is claimed: the place for slow
+    or external work (document download, provider calls made with their own idempotency keys).
+    It must not write our tables; ``action`` does that afterwards.
     """
     viewer = require_viewer(info)
     db = info.context.db
     key = getattr(input, "idempotency_key", None) or _header_key(info)
     if key is None:
-        return await _execute(db, viewer, payload, action, None)
+        return await _execute(db, viewer, payload, action, None, prepare)
     scope = idempotency.Scope(viewer.organization_id, viewer.livemode, key)
     request = {k: v for k, v in dump(input).items() if k != "idempotency_key"}
     try:
@@ -50,7 +61,7 @@ async def run_mutation(
         return payload(user_errors=user_errors_from(error))  # type: ignore[call-arg]
     if stored is not None:
         return load(payload, json.loads(stored))
-    return await _execute(db, viewer, payload, action, scope)
+    return await _execute(db, viewer, payload, action, scope, prepare)
 
 
 async def _execute(
@@ -59,8 +70,11 @@ async def _execute(
     payload: type[P],
     action: Action[P],
     scope: idempotency.Scope | None,
+    prepare: Prepare | None,
 ) -> P:
     try:
+        if prepare is not None:
+            await prepare(viewer)
         async with db.transaction() as session:
             result = await action(session, viewer)
             if scope is not None:

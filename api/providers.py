@@ -1,0 +1,60 @@
+"""Provider wiring: the registry from settings, the sandbox's deliverer, the pending sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from api.settings import Settings
+from providers.registry import ProviderRegistry
+from providers.sandbox import SandboxConfig, SandboxProvider
+from services import webhooks
+from services.database import Database
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 1.0
+
+
+def build_registry(settings: Settings, db: Database) -> ProviderRegistry:
+    if settings.live_provider:
+        raise ValueError(f"unknown live provider {settings.live_provider!r}")
+    sandbox = SandboxProvider(
+        db,
+        SandboxConfig(
+            webhook_url=f"{settings.webhook_base_url}/webhooks/sandbox",
+            webhook_secret=settings.sandbox_webhook_secret,
+            delay_seconds=settings.sandbox_delay_seconds,
+            refuse_transfers=settings.sandbox_refuse_transfers,
+        ),
+        is_postgres=not db.is_sqlite,
+    )
+    return ProviderRegistry(sandbox)
+
+
+async def start_providers(
+    registry: ProviderRegistry, db: Database
+) -> Callable[[], Awaitable[None]]:
+    await registry.sandbox.deliverer.start()
+    sweeper = asyncio.create_task(_sweep_pending(db), name="pending-webhook-sweeper")
+
+    async def stop() -> None:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+        await registry.sandbox.deliverer.stop()
+
+    return stop
+
+
+async def _sweep_pending(db: Database) -> None:
+    """Safety net for events that arrived before their object was committed."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            async with db.read() as session:
+                pending = await webhooks.pending_objects(session)
+            for provider, kind, object_id in pending:
+                async with db.transaction() as session:
+                    await webhooks.apply_pending_for(session, provider, kind, object_id)
+        except Exception:
+            log.exception("pending webhook sweep failed")

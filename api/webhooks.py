@@ -1,0 +1,45 @@
+"""``POST /webhooks/{provider}``: verify the signature on the raw body, then store and apply
+the event in one transaction. Duplicates answer 2xx and change nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from providers.base import WebhookVerificationError
+from providers.registry import ProviderRegistry
+from services import webhooks
+
+log = logging.getLogger(__name__)
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+async def receive_webhook(request: Request) -> JSONResponse:
+    state = request.app.state.payouts
+    registry: ProviderRegistry = state.services["providers"]
+    name = request.path_params["provider"]
+    provider = registry.by_name(name)
+    if provider is None:
+        return JSONResponse({"error": "unknown provider"}, status_code=404)
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    try:
+        event = provider.parse_webhook(request.headers, body)
+    except WebhookVerificationError:
+        return JSONResponse({"error": "invalid or stale signature"}, status_code=401)
+    except ValueError as exc:
+        log.warning("malformed %s webhook: %s", name, exc)
+        return JSONResponse({"error": "malformed event"}, status_code=400)
+    try:
+        async with state.db.transaction() as session:
+            result = await webhooks.ingest(session, name, event)
+    except IntegrityError:
+        # A concurrent delivery of the same event committed first.
+        return JSONResponse({"received": True, "duplicate": True, "applied": False})
+    return JSONResponse(
+        {"received": True, "duplicate": result.duplicate, "applied": result.applied}
+    )

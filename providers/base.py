@@ -1,0 +1,139 @@
+"""The provider boundary: a protocol and neutral dataclasses. Adapters translate a vendor's
+vocabulary into these; nothing outside ``providers/`` knows a vendor's field names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+ObjectKind = Literal["account", "transfer"]
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached. Safe to retry with the same idempotency key."""
+
+
+class ProviderNotConfigured(Exception):
+    """No provider is configured for this mode."""
+
+
+class WebhookVerificationError(Exception):
+    """Bad, missing or stale signature: nothing may be stored."""
+
+
+class TransactionFactory(Protocol):
+    """What a provider that keeps state in our database needs (``services.database.Database``)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BankDetails:
+    account_number: str
+    holder_name: str
+    routing_number: str | None
+    account_type: str | None  # "checking" | "savings"
+    country: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    content: bytes
+    content_type: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRequest:
+    """Everything a provider needs to open a connected account (KYC + first bank account).
+
+    Sensitive values travel only in memory, to the provider; they are never persisted by us.
+    """
+
+    idempotency_key: str
+    livemode: bool
+    email: str
+    business_type: str  # "individual" | "company"
+    business_url: str
+    country: str
+    bank: BankDetails
+    document: Document | None
+    individual: Mapping[str, Any] | None = None
+    company: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalAccount:
+    id: str
+    bank_name: str | None
+    last4: str
+    status: str  # "active" | "errored"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedAccount:
+    id: str
+    status: str  # "pending_verification" | "verified" | "restricted" | "disabled"
+    transfers_enabled: bool
+    external_account: ExternalAccount
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    idempotency_key: str
+    livemode: bool
+    account_id: str
+    external_account_id: str
+    amount: int
+    currency: str
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: str
+    status: str  # "pending" | "in_transit" | "paid" | "failed" | "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A verified provider event in neutral terms.
+
+    ``data`` holds neutral keys: ``status`` (one of the neutral statuses above),
+    ``transfers_enabled``, ``failure_code``, ``failure_message``.
+    """
+
+    id: str
+    type: str
+    occurred_at: datetime
+    livemode: bool
+    object_kind: ObjectKind
+    object_id: str
+    data: Mapping[str, Any]
+
+
+class PayoutProvider(Protocol):
+    name: str
+
+    async def create_account(self, request: AccountRequest) -> ConnectedAccount: ...
+
+    async def add_external_account(
+        self, account_id: str, bank: BankDetails, *, idempotency_key: str
+    ) -> ExternalAccount: ...
+
+    async def create_transfer(self, request: TransferRequest) -> Transfer: ...
+
+    async def cancel_transfer(self, transfer_id: str) -> bool:
+        """True when the provider canceled it (only before it left for the bank)."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Verify the signature on the raw body, then parse. Raises WebhookVerificationError."""
+        ...

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    webhook_url: str  # where the sandbox POSTs its webhooks (…/webhooks/sandbox)
+    webhook_secret: str  # Standard Webhooks secret ("whsec_" + base64)
+    delay_seconds: float = 2.0  # wait before each simulated webhook
+    refuse_transfers: bool = False  # simulate an outage of transfer creation
+    poll_seconds: float = 0.1
+    request_timeout_seconds: float = 5.0
+    max_backoff_seconds: float = 30.0

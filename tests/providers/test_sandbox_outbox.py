@@ -1,0 +1,105 @@
+"""The sandbox delivers its webhooks by signed HTTP POST to our server, retrying until 2xx."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from api.settings import Settings
+from models import ProviderEvent, SandboxWebhookDelivery
+from models.base import new_id
+from providers.sandbox import SandboxConfig, SandboxProvider
+from providers.sandbox.outbox import schedule_webhook
+from services.database import Database
+from tests.support.live_server import LiveServer, free_port, start_server
+
+pytestmark = pytest.mark.e2e
+
+
+def provider_for(db: Database, url: str) -> SandboxProvider:
+    config = SandboxConfig(
+        webhook_url=f"{url}/webhooks/sandbox",
+        webhook_secret=Settings().sandbox_webhook_secret,
+        delay_seconds=0,
+        poll_seconds=0.05,
+    )
+    return SandboxProvider(db, config, is_postgres=not db.is_sqlite)
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def schedule(db: Database, object_id: str) -> str:
+    async with db.transaction() as session:
+        row = schedule_webhook(
+            session,
+            event_type="transfer.updated",
+            livemode=False,
+            obj={"id": object_id, "status": "in_transit"},
+            delay_seconds=0,
+        )
+        return row.event_id
+
+
+async def received(db: Database, event_id: str) -> bool:
+    async with db.read() as session:
+        found = await session.execute(
+            sa.select(col(ProviderEvent.id)).where(col(ProviderEvent.event_id) == event_id)
+        )
+        return found.first() is not None
+
+
+async def test_scheduled_webhook_reaches_server_signed(server: LiveServer, db: Database) -> None:
+    provider = provider_for(db, server.url)
+    event_id = await schedule(db, new_id("sbtr"))
+    await provider.deliverer.start()
+    try:
+        await wait_for(lambda: received(db, event_id))
+    finally:
+        await provider.deliverer.stop()
+    async with db.read() as session:
+        row = (
+            await session.execute(
+                sa.select(SandboxWebhookDelivery).where(
+                    col(SandboxWebhookDelivery.event_id) == event_id
+                )
+            )
+        ).scalar_one()
+    assert row.delivered_at is not None and row.attempts == 0
+
+
+async def test_delivery_retries_until_server_is_up(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    provider = provider_for(db, f"http://127.0.0.1:{port}")
+    event_id = await schedule(db, new_id("sbtr"))
+    await provider.deliverer.start()
+    try:
+
+        async def attempted() -> bool:
+            async with db.read() as session:
+                row = (
+                    await session.execute(
+                        sa.select(SandboxWebhookDelivery).where(
+                            col(SandboxWebhookDelivery.event_id) == event_id
+                        )
+                    )
+                ).scalar_one()
+                return row.attempts >= 1
+
+        await wait_for(attempted)
+        with start_server(database_url, tmp_path / "late.log", port=port):
+            await wait_for(lambda: received(db, event_id), timeout=20)
+    finally:
+        await provider.deliverer.stop()
