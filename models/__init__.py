@@ -5,6 +5,14 @@ from sqlmodel import SQLModel
 from models.event import Event
 from models.idempotency import IdempotencyRecord, IdempotencyStatus
 from models.organization import ApiKey, Organization
+from models.payout_account import (
+    BankAccount,
+    BankAccountStatus,
+    BankAccountType,
+    BusinessType,
+    PayoutAccount,
+    PayoutAccountStatus,
+)
 from models.provider_event import ProviderEvent
 from models.sandbox import SandboxWebhookDelivery
 
@@ -12,10 +20,16 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiKey",
+    "BankAccount",
+    "BankAccountStatus",
+    "BankAccountType",
+    "BusinessType",
     "Event",
     "IdempotencyRecord",
     "IdempotencyStatus",
     "Organization",
+    "PayoutAccount",
+    "PayoutAccountStatus",
     "ProviderEvent",
     "SandboxWebhookDelivery",
     "metadata",
