@@ -14,7 +14,12 @@ from models.payout_account import (
     PayoutAccountStatus,
 )
 from models.provider_event import ProviderEvent
-from models.sandbox import SandboxWebhookDelivery
+from models.sandbox import (
+    SandboxAccount,
+    SandboxExternalAccount,
+    SandboxTransfer,
+    SandboxWebhookDelivery,
+)
 
 metadata = SQLModel.metadata
 
@@ -31,6 +36,9 @@ __all__ = [
     "PayoutAccount",
     "PayoutAccountStatus",
     "ProviderEvent",
+    "SandboxAccount",
+    "SandboxExternalAccount",
+    "SandboxTransfer",
     "SandboxWebhookDelivery",
     "metadata",
 ]
