@@ -57,6 +57,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         drop_database(PG_ADMIN_URL, name)
 
 
+@pytest.fixture
+def private_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, unseen by the session server's background workers."""
+    if BACKEND == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'private.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    from tests.support.postgres import create_database, drop_database
+
+    name = f"payouts_test_{uuid.uuid4().hex[:12]}"
+    url = create_database(PG_ADMIN_URL, name)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        drop_database(PG_ADMIN_URL, name)
+
+
 @pytest.fixture(scope="session")
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)

@@ -79,8 +79,10 @@ async def test_scheduled_webhook_reaches_server_signed(server: LiveServer, db: D
 
 
 async def test_delivery_retries_until_server_is_up(
-    db: Database, database_url: str, tmp_path: Path
+    private_database_url: str, tmp_path: Path
 ) -> None:
+    # A private database: the session server's own deliverer must not take this row.
+    db = Database(private_database_url)
     port = free_port()
     provider = provider_for(db, f"http://127.0.0.1:{port}")
     event_id = await schedule(db, new_id("sbtr"))
@@ -99,7 +101,8 @@ async def test_delivery_retries_until_server_is_up(
                 return row.attempts >= 1
 
         await wait_for(attempted)
-        with start_server(database_url, tmp_path / "late.log", port=port):
+        with start_server(private_database_url, tmp_path / "late.log", port=port):
             await wait_for(lambda: received(db, event_id), timeout=20)
     finally:
         await provider.deliverer.stop()
+        await db.dispose()
