@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
+from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
 from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.graphiql:
+        routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from api import migrations
+from api.graphiql import missing_assets
 from api.settings import Settings
 from services import api_keys
 from services.database import Database
@@ -90,6 +91,9 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     print(f"Payouts GraphQL API: {url}", flush=True)
     if settings.graphiql:
         print(f"GraphiQL:            open {url} in a browser", flush=True)
+        missing = missing_assets()
+        if missing:
+            print(f"GraphiQL assets missing ({', '.join(missing)}): run `npm install`", flush=True)
     if test_key:
         print("Created 'Demo Organization'. Its test key (shown once, keep it):", flush=True)
         print(f"    {test_key}", flush=True)

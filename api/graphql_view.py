@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import strawberry
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -15,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from api.auth import Authenticator, key_from_connection_params, key_from_headers
+from api.graphiql import render_page
 from api.middleware import request_id_of
 from api.settings import Settings
 from resolvers.context import Context
@@ -43,6 +45,10 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         self.db = db
         self.authenticate = authenticator
         self.services = services
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page with local assets (strawberry's template loads them from a CDN).
+        return render_page(request)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(
