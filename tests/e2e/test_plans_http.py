@@ -324,3 +324,58 @@ async def test_connections_page_with_cursors_and_bound_first(
         for variables in ({"first": 101}, {"first": -1}, {"after": "not-a-cursor"}):
             result = await client.execute(PLANS, variables)
             assert error_codes(result) == ["BAD_USER_INPUT"], result
+
+
+async def test_one_plan_added_to_many_groups_at_once_joins_exactly_one(
+    server: LiveServer, org: TestOrg
+) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        plan_id = await new_plan(client, "contested")
+        groups = [await new_group(client, f"G{i}") for i in range(8)]
+        payloads = await asyncio.gather(
+            *(mutate(client, ADD, planGroupId=g, planId=plan_id) for g in groups)
+        )
+        outcomes = sorted(p["userErrors"][0]["code"] if p["userErrors"] else "OK" for p in payloads)
+        assert outcomes == ["OK"] + ["PLAN_ALREADY_IN_GROUP"] * 7
+        members = [codes(await read_group(client, g) or {}) for g in groups]
+        assert sorted(members) == [[]] * 7 + [["contested"]]
+
+
+async def test_concurrent_creates_with_one_code_make_one_plan(
+    server: LiveServer, org: TestOrg
+) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        payloads = await asyncio.gather(
+            *(
+                mutate(client, CREATE_PLAN, name=f"Same {i}", code="same", currencies=["usd"])
+                for i in range(8)
+            )
+        )
+        outcomes = sorted(p["userErrors"][0]["code"] if p["userErrors"] else "OK" for p in payloads)
+        assert outcomes == ["DUPLICATE"] * 7 + ["OK"]
+        plans = (await client.data(PLANS, {"first": 100}))["plans"]["edges"]
+        assert [e["node"]["code"] for e in plans] == ["same"]
+
+
+async def test_mixed_concurrent_changes_leave_the_group_dense(
+    server: LiveServer, org: TestOrg
+) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        group_id = await new_group(client)
+        members = [await new_plan(client, f"m{i}") for i in range(6)]
+        for plan_id in members:
+            await ok(client, ADD, planGroupId=group_id, planId=plan_id)
+        newcomers = [await new_plan(client, f"n{i}") for i in range(6)]
+        calls = [
+            *(mutate(client, ADD, planGroupId=group_id, planId=p, sortOrder=1) for p in newcomers),
+            *(mutate(client, REMOVE, planGroupId=group_id, planId=p) for p in members[:3]),
+            *(
+                mutate(client, ADD, planGroupId=group_id, planId=p, sortOrder=0)
+                for p in members[3:]
+            ),
+        ]
+        payloads = await asyncio.gather(*calls)
+        assert all(p["userErrors"] == [] for p in payloads), payloads
+        group = await read_group(client, group_id)
+    assert group is not None
+    assert sorted(codes(group)) == sorted(["m3", "m4", "m5"] + [f"n{i}" for i in range(6)])
