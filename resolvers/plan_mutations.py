@@ -170,19 +170,14 @@ class PlanMutation:
     async def update_plan_group(
         self, info: Info, input: UpdatePlanGroupInput
     ) -> UpdatePlanGroupPayload:
-        changes = {
-            key: value
-            for key, value in (
-                ("name", input.name),
-                ("description", input.description),
-                ("is_public", input.is_public),
-            )
-            if value is not None
-        }
-
         async def action(session: AsyncSession, viewer: Viewer) -> UpdatePlanGroupPayload:
             data = await plan_groups.update_plan_group(
-                session, viewer, str(input.plan_group_id), changes
+                session,
+                viewer,
+                str(input.plan_group_id),
+                name=input.name,
+                description=input.description,
+                is_public=input.is_public,
             )
             return UpdatePlanGroupPayload(plan_group=PlanGroup.from_data(data))
 

@@ -9,8 +9,6 @@ in two statements through negative temporaries, never colliding mid-statement.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from pydantic import BaseModel, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +27,7 @@ from services.plans import (
     PLANS,
     GroupWithPlans,
     clean_name,
+    clean_text,
     get_plan,
     load_groups,
     owned_by,
@@ -39,11 +38,10 @@ MAX_PLANS_PER_GROUP = 100
 
 
 class PlanGroupFields(BaseModel):
-    """The editable fields; ``None`` for ``name``/``is_public`` means "not given"."""
+    """Editable fields; ``None`` means "not given" and a blank description means "clear it"."""
 
     name: str | None = None
     description: str | None = None
-    is_public: bool | None = None
 
     @field_validator("name")
     @classmethod
@@ -56,8 +54,12 @@ class PlanGroupFields(BaseModel):
     @classmethod
     def _description(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
-            return None  # an empty description clears it
-        return clean_name(value, max_length=PLAN_GROUP_DESCRIPTION_MAX_LENGTH)
+            return None if value is None else ""
+        return clean_text(value, max_length=PLAN_GROUP_DESCRIPTION_MAX_LENGTH)
+
+
+class NewPlanGroupFields(PlanGroupFields):
+    name: str
 
 
 async def create_plan_group(
@@ -68,12 +70,12 @@ async def create_plan_group(
     description: str | None = None,
     is_public: bool = False,
 ) -> GroupWithPlans:
-    fields = validate(PlanGroupFields, {"name": name, "description": description})
+    fields = validate(NewPlanGroupFields, {"name": name, "description": description})
     group = PlanGroup(
         organization_id=viewer.organization_id,
         livemode=viewer.livemode,
-        name=fields.name or name,
-        description=fields.description,
+        name=fields.name,
+        description=fields.description or None,
         is_public=is_public,
     )
     session.add(group)
@@ -82,20 +84,23 @@ async def create_plan_group(
 
 
 async def update_plan_group(
-    session: AsyncSession, viewer: Viewer, group_id: str, changes: dict[str, Any]
+    session: AsyncSession,
+    viewer: Viewer,
+    group_id: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    is_public: bool | None = None,
 ) -> GroupWithPlans:
-    """Apply ``changes`` (keys among ``name``, ``description``, ``is_public``)."""
-    if changes.get("name", "") is None or ("is_public" in changes and changes["is_public"] is None):
-        field = "name" if changes.get("name", "") is None else "isPublic"
-        raise validation_error("must not be null", "input", field)
-    fields = validate(PlanGroupFields, changes)
+    """Change the fields given (not None); an empty ``description`` clears it."""
+    fields = validate(PlanGroupFields, {"name": name, "description": description})
     group = await _lock_group(session, viewer, group_id)
     if fields.name is not None:
         group.name = fields.name
-    if "description" in changes:
-        group.description = fields.description
-    if fields.is_public is not None:
-        group.is_public = fields.is_public
+    if fields.description is not None:
+        group.description = fields.description or None
+    if is_public is not None:
+        group.is_public = is_public
     group.updated_at = utcnow()
     await session.flush()
     return await _reload(session, viewer, group.id)
@@ -113,6 +118,7 @@ async def delete_plan_group(session: AsyncSession, viewer: Viewer, group_id: str
     await session.execute(sa.delete(PLAN_GROUPS).where(PLAN_GROUPS.c.id == group.id))
     session.expunge(group)
     for plan in members:
+        session.expunge(plan)  # already unlinked in the table; keep the ORM from re-writing it
         plan.plan_group_id = None
         plan.sort_order = None
     return members

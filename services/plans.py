@@ -46,15 +46,26 @@ class GroupWithPlans:
         return self.group.created_at
 
 
+# Bidirectional overrides and isolates let a name display differently from what it is.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_name(value: str, *, max_length: int) -> str:
-    """Trimmed, non-empty, bounded, and free of control characters."""
+    """A one-line name: trimmed, non-empty, bounded, no control characters."""
+    return clean_text(value, max_length=max_length, multiline=False)
+
+
+def clean_text(value: str, *, max_length: int, multiline: bool = True) -> str:
+    """Trimmed, non-empty, bounded; control characters only as line breaks and tabs."""
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
     if len(value) > max_length:
         raise ValueError(f"must be at most {max_length} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
-        raise ValueError("must not contain control characters")
+    allowed = "\n\r\t" if multiline else ""
+    for ch in value:
+        if ch in _BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and ch not in allowed):
+            raise ValueError("must not contain control characters")
     return value
 
 

@@ -200,14 +200,15 @@ async def test_update_group_changes_only_given_fields(db: Database) -> None:
     group_id = (await run(db, viewer, create)).group.id
 
     async def rename(session: AsyncSession, v: Viewer) -> Any:
-        return await plan_groups.update_plan_group(session, v, group_id, {"name": " New "})
+        return await plan_groups.update_plan_group(session, v, group_id, name=" New ")
 
     group = (await run(db, viewer, rename)).group
     assert (group.name, group.description, group.is_public) == ("New", "Old", True)
 
     async def clear(session: AsyncSession, v: Viewer) -> Any:
-        changes = {"description": "", "is_public": False}
-        return await plan_groups.update_plan_group(session, v, group_id, changes)
+        return await plan_groups.update_plan_group(
+            session, v, group_id, description="", is_public=False
+        )
 
     group = (await run(db, viewer, clear)).group
     assert (group.name, group.description, group.is_public) == ("New", None, False)
@@ -307,7 +308,7 @@ async def test_unknown_or_foreign_ids_are_not_found(db: Database) -> None:
             (stranger, lambda s, v: plan_groups.remove_plan_from_group(s, v, group_id, ids["a"])),
             (stranger, lambda s, v: plan_groups.reorder_plans_in_group(s, v, group_id, [])),
             (stranger, lambda s, v: plan_groups.delete_plan_group(s, v, group_id)),
-            (stranger, lambda s, v: plan_groups.update_plan_group(s, v, group_id, {"name": "X"})),
+            (stranger, lambda s, v: plan_groups.update_plan_group(s, v, group_id, name="X")),
         ]
     mine = await make_group(db, viewer, "Mine")
     ops += [
@@ -339,3 +340,37 @@ async def test_foreign_plan_cannot_join_my_group(db: Database) -> None:
     error = await expect_error(db, viewer, op, "NOT_FOUND")
     assert error.field == ["input", "planId"]
     assert await all_plan_rows(db, other) == [("theirs", None, None)]
+
+
+async def test_group_description_keeps_line_breaks_and_bounds_fields(db: Database) -> None:
+    viewer = await new_viewer(db)
+
+    async def create(session: AsyncSession, v: Viewer) -> Any:
+        return await plan_groups.create_plan_group(
+            session, v, name=" Tiers ", description="Line one\nLine two"
+        )
+
+    group = (await run(db, viewer, create)).group
+    assert (group.name, group.description, group.is_public) == (
+        "Tiers",
+        "Line one\nLine two",
+        False,
+    )
+    bad_inputs = [
+        {"name": ""},
+        {"name": "x" * 201},
+        {"name": "a\tb"},
+        {"name": "ok", "description": "d" * 1001},
+        {"name": "ok", "description": "bell\x07"},
+    ]
+    for fields in bad_inputs:
+
+        async def op(session: AsyncSession, v: Viewer, fields: dict[str, Any] = fields) -> Any:
+            return await plan_groups.create_plan_group(session, v, **fields)
+
+        with pytest.raises(DomainError) as caught:
+            await run(db, viewer, op)
+        assert caught.value.code == "VALIDATION_ERROR", fields
+    async with db.read() as session:
+        page = await plans.list_plan_groups(session, viewer, first=10, after=None)
+    assert [row.group.name for row in page.rows] == ["Tiers"]

@@ -46,6 +46,8 @@ async def test_create_plan_normalizes_name_and_currencies(db: Database) -> None:
         ({"name": "   "}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"name": "bad\x00name"}, "name"),
+        ({"name": "two\nlines"}, "name"),
+        ({"name": "evil\u202etxt.exe"}, "name"),
         ({"code": ""}, "code"),
         ({"code": "Pro"}, "code"),
         ({"code": "pro-plan"}, "code"),
