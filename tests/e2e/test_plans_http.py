@@ -227,6 +227,8 @@ async def test_twenty_concurrent_adds_get_dense_unique_positions(
         for result in results:
             codes(result["planGroup"])  # every response shows a dense group
         group = await read_group(client, group_id)
+        listed = (await client.data(PLANS, {"first": 20}))["plans"]["edges"]
+    assert {e["node"]["planGroup"]["id"] for e in listed} == {group_id}  # batched loader
     assert group is not None
     assert [p["sortOrder"] for p in group["plans"]] == list(range(20))
     assert sorted(p["plan"]["id"] for p in group["plans"]) == sorted(plan_ids)

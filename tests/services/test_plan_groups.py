@@ -374,3 +374,26 @@ async def test_group_description_keeps_line_breaks_and_bounds_fields(db: Databas
     async with db.read() as session:
         page = await plans.list_plan_groups(session, viewer, first=10, after=None)
     assert [row.group.name for row in page.rows] == ["Tiers"]
+
+
+async def test_group_is_capped_at_max_plans(db: Database) -> None:
+    viewer = await new_viewer(db)
+    group_id = await make_group(db, viewer)
+
+    async def fill(session: AsyncSession, v: Viewer) -> Any:
+        for index in range(plan_groups.MAX_PLANS_PER_GROUP):
+            plan = await plans.create_plan(
+                session, v, name=f"P{index}", code=f"p{index}", currencies=["usd"]
+            )
+            await plan_groups.add_plan_to_group(session, v, group_id, plan.id, 0)
+
+    await run(db, viewer, fill)
+    extra = await make_plan(db, viewer, "extra")
+
+    async def op(session: AsyncSession, v: Viewer) -> Any:
+        return await plan_groups.add_plan_to_group(session, v, group_id, extra.id)
+
+    await expect_error(db, viewer, op, "VALIDATION_ERROR")
+    state = await group_state(db, viewer, group_id)
+    assert orders(state) == list(range(plan_groups.MAX_PLANS_PER_GROUP))
+    assert state[0][0] == f"p{plan_groups.MAX_PLANS_PER_GROUP - 1}"
