@@ -24,11 +24,13 @@ from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
 from api.settings import Settings
 from resolvers.node_query import NodeQuery
+from resolvers.plan_mutations import PlanMutation
+from resolvers.plans import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 
-QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery)
-MUTATION_TYPES: tuple[type, ...] = ()
+QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery, PlanQuery)
+MUTATION_TYPES: tuple[type, ...] = (PlanMutation,)
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 
 

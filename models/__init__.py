@@ -13,6 +13,7 @@ from models.payout_account import (
     PayoutAccount,
     PayoutAccountStatus,
 )
+from models.plan import Plan, PlanGroup
 from models.provider_event import ProviderEvent
 from models.sandbox import (
     SandboxAccount,
@@ -35,6 +36,8 @@ __all__ = [
     "Organization",
     "PayoutAccount",
     "PayoutAccountStatus",
+    "Plan",
+    "PlanGroup",
     "ProviderEvent",
     "SandboxAccount",
     "SandboxExternalAccount",
