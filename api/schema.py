@@ -24,11 +24,12 @@ from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
 from api.settings import Settings
 from resolvers.node_query import NodeQuery
+from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 
-QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery)
-MUTATION_TYPES: tuple[type, ...] = ()
+QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery, PayoutAccountQuery)
+MUTATION_TYPES: tuple[type, ...] = (PayoutAccountMutation,)
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 
 
