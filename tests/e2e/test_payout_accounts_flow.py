@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from tests.support.orgs import TestOrg
 pytestmark = pytest.mark.e2e
 
 
-async def count(db: Database, stmt: sa.Select[tuple[int]]) -> int:
+async def count(db: Database, stmt: sa.Select[Any]) -> int:
     async with db.read() as session:
         return int((await session.execute(stmt)).scalar_one())
 
