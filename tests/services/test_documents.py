@@ -13,6 +13,7 @@ from tests.support.tls_server import (
     RecordingConnector,
     RecordingListener,
     RedirectingConnector,
+    Route,
     TlsServer,
     recording_listener,
     static_resolver,
@@ -172,8 +173,11 @@ async def test_up_to_three_redirects_are_followed(docs: TlsServer) -> None:
 
 
 async def test_a_fourth_redirect_is_refused(docs: TlsServer) -> None:
+    def hop(to: int) -> Route:
+        return lambda: (302, [("location", f"/{to}")], [])
+
     for step in range(4):
-        docs.routes[f"/{step}"] = lambda step=step: (302, [("location", f"/{step + 1}")], [])
+        docs.routes[f"/{step}"] = hop(step + 1)
     docs.routes["/4"] = lambda: (200, [("content-type", "application/pdf")], [PDF])
     fetcher, _ = public_fetcher(docs)
     with pytest.raises(DocumentRejected, match="redirects"):
