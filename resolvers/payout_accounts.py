@@ -76,9 +76,9 @@ def bank_account_type(row: m.BankAccount) -> PayoutBankAccount:
         account_holder_name=row.holder_name,
         country=row.country,
         currency=row.currency,
-        account_type=row.account_type,
+        account_type=BankAccountType(row.account_type) if row.account_type else None,
         is_default=row.is_default,
-        status=row.status,
+        status=BankAccountStatus(row.status),
         provider_external_account_id=row.provider_external_account_id,
     )
 
@@ -88,8 +88,8 @@ def payout_account_type(row: m.PayoutAccount) -> PayoutAccount:
         id=strawberry.ID(row.id),
         created_at=row.created_at,
         livemode=row.livemode,
-        status=row.status,
-        business_type=row.business_type,
+        status=PayoutAccountStatus(row.status),
+        business_type=BusinessType(row.business_type),
         email=row.email,
         country=row.country,
         transfers_enabled=row.transfers_enabled,

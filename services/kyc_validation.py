@@ -81,7 +81,7 @@ def _routing_number(value: str) -> str:
     return digits
 
 
-def _date_of_birth(value: str) -> date:
+def _date_of_birth(value: str) -> str:
     try:
         born = date.fromisoformat(value.strip())
     except ValueError:
@@ -94,7 +94,7 @@ def _date_of_birth(value: str) -> date:
         raise ValueError(f"the account holder must be at least {MIN_AGE_YEARS} years old")
     if age > MAX_AGE_YEARS:
         raise ValueError("is not a plausible date of birth")
-    return born
+    return born.isoformat()
 
 
 Email = Annotated[str, AfterValidator(_email)]

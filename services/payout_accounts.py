@@ -193,11 +193,11 @@ async def request_status_change(
         raise DomainError("TEST_MODE_ONLY", "only available with a test key", None)
     async with db.read() as session:
         account = await require_account(session, viewer)
-    allowed = ACCOUNT_TRANSITIONS[account.status]
-    if status != account.status and status not in allowed:
+    current = PayoutAccountStatus(account.status)
+    if status != current and status not in ACCOUNT_TRANSITIONS[current]:
         raise DomainError(
             "INVALID_TRANSITION",
-            f"a {account.status.value} account cannot become {status.value}",
+            f"a {current.value} account cannot become {status.value}",
             ["input", "status"],
         )
     assert account.provider_account_id is not None
@@ -230,10 +230,9 @@ async def apply_account_event(session: AsyncSession, provider: str, event: Webho
         log.info("stale account event %s ignored", event.id)
         return True
     target = FROM_PROVIDER_STATUS.get(str(event.data.get("status")))
-    if target is None or (
-        target != account.status and target not in ACCOUNT_TRANSITIONS[account.status]
-    ):
-        log.info("account event %s: no transition %s → %s", event.id, account.status, target)
+    current = PayoutAccountStatus(account.status)
+    if target is None or (target != current and target not in ACCOUNT_TRANSITIONS[current]):
+        log.info("account event %s: no transition %s → %s", event.id, current, target)
         return True
     changed = _move(account, target, bool(event.data.get("transfers_enabled")))
     account.provider_updated_at = event.occurred_at
