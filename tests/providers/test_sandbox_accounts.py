@@ -100,5 +100,5 @@ async def test_set_account_status_schedules_a_webhook(db: Database) -> None:
     sandbox = provider(db)
     account = await sandbox.create_account(request(new_id("k")))
     await sandbox.set_account_status(account.id, "restricted")
-    statuses = [u["status"] for u in await scheduled(db, account.id)]
+    statuses = [str(u["status"]) for u in await scheduled(db, account.id)]
     assert sorted(statuses) == ["restricted", "verified"]
