@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -113,3 +114,27 @@ async def test_bank_account_node_is_scoped_to_the_organization(
     assert own["node"] == {"id": bank_id, "last4": "6789"}
     assert own_account["node"]["id"] == account_id
     assert other_mode["node"] is None
+
+
+async def test_concurrent_set_default_leaves_exactly_one_default(
+    server: LiveServer, org: TestOrg
+) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        await complete_verification(client, individual_input())
+        results = await asyncio.gather(
+            *(add(client, accountNumber=f"77770000{i}", setDefault=True) for i in range(6))
+        )
+        accounts = await listed(client)
+    assert all(r["userErrors"] == [] for r in results), results
+    assert len(accounts) == 7
+    assert len([a for a in accounts if a["isDefault"]]) == 1
+
+
+async def test_concurrent_duplicates_add_the_account_once(server: LiveServer, org: TestOrg) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        await complete_verification(client, individual_input())
+        results = await asyncio.gather(*(add(client, accountNumber="31313131") for _ in range(5)))
+        accounts = await listed(client)
+    codes = sorted(e["code"] for r in results for e in r["userErrors"])
+    assert codes == ["DUPLICATE"] * 4
+    assert len(accounts) == 2

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col
 
-from models import PayoutAccount, SandboxAccount
+from models import PayoutAccount, ProviderEvent, SandboxAccount
 from services.database import Database
 from tests.support.accounts import (
     COMPLETE_VERIFICATION,
@@ -389,3 +390,36 @@ async def test_sensitive_values_never_reach_db_responses_or_logs(
         assert "1979, 3, 14" not in text, f"date of birth found in {where}"
     for where, text in (("database", database), ("responses", "\n".join(responses)), ("log", log)):
         assert not re.search(r"\b8642\b", text), f"SSN digits found in {where}"
+
+
+@pytest.mark.parametrize("problem", ["stale", "bad-signature"])
+async def test_badly_signed_account_event_is_refused_and_changes_nothing(
+    server: LiveServer, db: Database, org: TestOrg, problem: str
+) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as client:
+        await complete_verification(client, individual_input())
+        await wait_for_account_status(client, "VERIFIED")
+    async with db.read() as session:
+        account = (
+            await session.execute(
+                sa.select(PayoutAccount).where(col(PayoutAccount.organization_id) == org.id)
+            )
+        ).scalar_one()
+    payload = sandbox_event(
+        "account.updated", {"id": account.provider_account_id, "status": "rejected"}
+    )
+    if problem == "stale":
+        body, headers = signed(payload, age=timedelta(minutes=6))
+    else:
+        body, headers = signed(payload)
+        headers["webhook-signature"] = "v1,AAAA" + headers["webhook-signature"][7:]
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{server.url}/webhooks/sandbox", content=body, headers=headers)
+    assert response.status_code in (400, 401)
+    async with db.read() as session:
+        stored = await session.execute(
+            sa.select(sa.func.count()).where(col(ProviderEvent.event_id) == payload["id"])
+        )
+        assert stored.scalar_one() == 0
+        row = await session.get(PayoutAccount, account.id)
+    assert row is not None and row.status == "VERIFIED"
