@@ -241,7 +241,7 @@ async def test_refused_document_url_stores_nothing(
     assert await provider_account_count(db, org.id) == 0
 
 
-async def test_sandbox_document_host_is_downloaded_in_live_mode_and_refused(
+async def test_live_mode_is_refused_before_any_download(
     server: LiveServer, db: Database, org: TestOrg
 ) -> None:
     # Live mode has no provider: the answer is PROVIDER_NOT_CONFIGURED before any download.
