@@ -233,3 +233,27 @@ async def test_error_status_is_refused(docs: TlsServer) -> None:
     fetcher, _ = public_fetcher(docs)
     with pytest.raises(DocumentRejected, match="HTTP 404"):
         await fetcher.fetch("https://docs.example.com/missing")
+
+
+async def test_stalled_body_times_out(docs: TlsServer) -> None:
+    docs.routes["/slow"] = lambda: (200, [("content-type", "application/pdf")], [b"%PDF-", None])
+    fetcher = DocumentFetcher(
+        resolver=static_resolver({"docs.example.com": [PUBLIC_IP]}),  # type: ignore[arg-type]
+        connector=RedirectingConnector(docs.port),
+        ssl_context=docs.client_context,
+        limits=Limits(read_timeout=0.3, total_timeout=5),
+    )
+    with pytest.raises(DocumentRejected, match="timed out"):
+        await fetcher.fetch("https://docs.example.com/slow")
+
+
+async def test_overall_deadline_covers_slow_trickles(docs: TlsServer) -> None:
+    docs.routes["/slow"] = lambda: (200, [("content-type", "application/pdf")], [b"%PDF-", None])
+    fetcher = DocumentFetcher(
+        resolver=static_resolver({"docs.example.com": [PUBLIC_IP]}),  # type: ignore[arg-type]
+        connector=RedirectingConnector(docs.port),
+        ssl_context=docs.client_context,
+        limits=Limits(read_timeout=10, total_timeout=0.3),
+    )
+    with pytest.raises(DocumentRejected, match="timed out"):
+        await fetcher.fetch("https://docs.example.com/slow")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import httpcore
 import trustme
 
-# path → (status, headers, body chunks)
-Reply = tuple[int, list[tuple[str, str]], list[bytes]]
+# path → (status, headers, body chunks); a None chunk stalls the response for 3 s.
+Reply = tuple[int, list[tuple[str, str]], list[bytes | None]]
 Route = Callable[[], Reply]
 
 
@@ -56,6 +56,9 @@ async def tls_server(*names: str) -> AsyncIterator[TlsServer]:
                 writer.write(f"{name}: {value}\r\n".encode())
             writer.write(b"\r\n")
             for chunk in chunks:
+                if chunk is None:
+                    await asyncio.sleep(3)
+                    continue
                 writer.write(chunk)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
