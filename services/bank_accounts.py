@@ -69,7 +69,9 @@ async def prepare_add(
     )
     try:
         external = await provider.add_external_account(
-            account.provider_account_id, details, idempotency_key=f"bank-account:{fingerprint}"
+            account.provider_account_id,
+            details,
+            idempotency_key=f"bank-account:{account.provider_account_id}:{fingerprint}",
         )
     except ProviderError:
         raise DomainError(

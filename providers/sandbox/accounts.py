@@ -153,6 +153,8 @@ class SandboxAccounts:
             )
         ).scalar_one_or_none()
         if existing is not None:
+            if existing.account_id != account_id:
+                raise ProviderError("idempotency key reused for another account")
             return existing
         if await session.get(SandboxAccount, account_id) is None:
             raise ProviderError("no such sandbox account")

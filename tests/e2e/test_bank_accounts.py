@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from services.database import Database
+from tests.conftest import make_org
 from tests.support.accounts import complete_verification, individual_input
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer
@@ -138,3 +140,17 @@ async def test_concurrent_duplicates_add_the_account_once(server: LiveServer, or
     codes = sorted(e["code"] for r in results for e in r["userErrors"])
     assert codes == ["DUPLICATE"] * 4
     assert len(accounts) == 2
+
+
+async def test_same_number_in_two_organizations_gives_two_provider_accounts(
+    server: LiveServer, org: TestOrg, db: Database
+) -> None:
+    other = await make_org(db, "Other org")
+    ids = []
+    for key in (org.test_key, other.test_key):
+        async with GraphQLClient(server.graphql_url, key) as client:
+            await complete_verification(client, individual_input())
+            result = await add(client, accountNumber="123123123", routingNumber="110000000")
+        assert result["userErrors"] == []
+        ids.append(result["bankAccount"]["providerExternalAccountId"])
+    assert ids[0] != ids[1]

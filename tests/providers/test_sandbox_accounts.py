@@ -102,3 +102,13 @@ async def test_set_account_status_schedules_a_webhook(db: Database) -> None:
     await sandbox.set_account_status(account.id, "restricted")
     statuses = [str(u["status"]) for u in await scheduled(db, account.id)]
     assert sorted(statuses) == ["restricted", "verified"]
+
+
+async def test_external_account_key_reused_for_another_account_is_refused(db: Database) -> None:
+    sandbox = provider(db)
+    first = await sandbox.create_account(request(new_id("k")))
+    second = await sandbox.create_account(request(new_id("k")))
+    key = new_id("b")
+    await sandbox.add_external_account(first.id, bank("55556666"), idempotency_key=key)
+    with pytest.raises(ProviderError):
+        await sandbox.add_external_account(second.id, bank("55556666"), idempotency_key=key)
