@@ -362,6 +362,19 @@ async def test_sensitive_values_never_reach_db_responses_or_logs(
                 )
             ).text
         )
+        # Wrong GraphQL types: the rejected value must not be quoted back.
+        mistyped = copy.deepcopy(individual)
+        mistyped["bank"]["accountNumber"] = int(SECRETS["account number"])
+        responses.append((await client.raw(COMPLETE_VERIFICATION, {"input": mistyped})).text)
+        responses.append(
+            (
+                await client.raw(
+                    "mutation { addBankAccount(input: {accountNumber: "
+                    + SECRETS["account number"]
+                    + ', accountHolderName: "A"}) { userErrors { code } } }'
+                )
+            ).text
+        )
     async with GraphQLClient(server.graphql_url, org.live_key) as client:
         company = company_input(tax_id=SECRETS["tax id"])
         responses.append((await client.raw(COMPLETE_VERIFICATION, {"input": company})).text)
