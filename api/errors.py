@@ -4,6 +4,7 @@ masked as ``INTERNAL`` and logged in full with the request id."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -16,6 +17,15 @@ _COMPLEXITY_MARKERS = (
     "aliases found. Allowed",
     "Document contains more than",
 )
+
+
+# graphql-core quotes the rejected value ("String cannot represent a non string value: 1234…");
+# it may be an account or ID number, so the value is cut from the message (SPEC §3.2).
+_ECHOED_VALUE = re.compile(r"(cannot represent [^:;]*?value)\s*:.*$", re.S)
+
+
+def redact_values(message: str) -> str:
+    return _ECHOED_VALUE.sub(r"\1.", message)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -61,7 +71,7 @@ class ErrorShaping(SchemaExtension):
         if error.extensions and "code" in error.extensions:
             return error
         return GraphQLError(
-            error.message,
+            redact_values(error.message),
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from api.settings import Settings
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services import webhooks
+from services import idempotency, webhooks
 from services.database import Database
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0
+PRUNE_SECONDS = 600.0
 
 
 def build_registry(settings: Settings, db: Database) -> ProviderRegistry:
@@ -37,10 +38,12 @@ async def start_providers(
 ) -> Callable[[], Awaitable[None]]:
     await registry.sandbox.deliverer.start()
     sweeper = asyncio.create_task(_sweep_pending(db), name="pending-webhook-sweeper")
+    pruner = asyncio.create_task(_prune_idempotency(db), name="idempotency-pruner")
 
     async def stop() -> None:
         sweeper.cancel()
-        await asyncio.gather(sweeper, return_exceptions=True)
+        pruner.cancel()
+        await asyncio.gather(sweeper, pruner, return_exceptions=True)
         await registry.sandbox.deliverer.stop()
 
     return stop
@@ -58,3 +61,16 @@ async def _sweep_pending(db: Database) -> None:
                     await webhooks.apply_pending_for(session, provider, kind, object_id)
         except Exception:
             log.exception("pending webhook sweep failed")
+
+
+async def _prune_idempotency(db: Database) -> None:
+    """Idempotency keys are kept 24 h (claims treat older ones as new); drop them afterwards."""
+    while True:
+        try:
+            async with db.transaction() as session:
+                removed = await idempotency.prune(session)
+            if removed:
+                log.info("pruned %d expired idempotency keys", removed)
+        except Exception:
+            log.exception("idempotency pruning failed")
+        await asyncio.sleep(PRUNE_SECONDS)

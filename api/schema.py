@@ -24,13 +24,14 @@ from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
 from api.settings import Settings
 from resolvers.node_query import NodeQuery
+from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
 from resolvers.plan_mutations import PlanMutation
 from resolvers.plans import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 
-QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery, PlanQuery)
-MUTATION_TYPES: tuple[type, ...] = (PlanMutation,)
+QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery, PayoutAccountQuery, PlanQuery)
+MUTATION_TYPES: tuple[type, ...] = (PayoutAccountMutation, PlanMutation)
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 
 
