@@ -56,7 +56,9 @@ async def run_mutation(
     scope = idempotency.Scope(viewer.organization_id, viewer.livemode, key)
     request = {k: v for k, v in dump(input).items() if k != "idempotency_key"}
     try:
-        stored = await idempotency.claim(db, scope, name, idempotency.fingerprint(name, request))
+        stored = await idempotency.claim(
+            db, scope, name, idempotency.fingerprint(_secret_key(info), name, request)
+        )
     except DomainError as error:
         return payload(user_errors=user_errors_from(error))  # type: ignore[call-arg]
     if stored is not None:
@@ -100,6 +102,10 @@ async def _remember_failure(
         return
     async with db.transaction() as session:
         await idempotency.complete(session, scope, _encode(failed))
+
+
+def _secret_key(info: Info) -> str:
+    return str(info.context.services["settings"].secret_key)
 
 
 def _encode(result: Any) -> str:

@@ -3,7 +3,6 @@ different request → mismatch; while the first is running → in progress."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,6 +16,7 @@ from models import IdempotencyRecord, IdempotencyStatus
 from models.base import utcnow
 from services.database import Database
 from services.errors import DomainError
+from services.sensitive import keyed_fingerprint
 
 RETENTION = timedelta(hours=24)
 # A claim older than this belongs to a request that died: its transaction never committed.
@@ -31,9 +31,10 @@ class Scope:
     key: str
 
 
-def fingerprint(mutation: str, request: Any) -> str:
+def fingerprint(secret_key: str, mutation: str, request: Any) -> str:
+    """Keyed, because requests carry KYC values: a plain hash of a short number is reversible."""
     body = json.dumps([mutation, request], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+    return keyed_fingerprint(secret_key, "idempotency-request:v1", body)
 
 
 def check_key(key: str) -> None:
