@@ -23,12 +23,18 @@ from strawberry.types import ExecutionContext
 from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
 from api.settings import Settings
+from resolvers.balance import BalanceMutation, BalanceQuery
 from resolvers.node_query import NodeQuery
+from resolvers.payouts import PayoutMutation, PayoutQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 
 QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery)
+QUERY_TYPES += (BalanceQuery,)
+QUERY_TYPES += (PayoutQuery,)
 MUTATION_TYPES: tuple[type, ...] = ()
+MUTATION_TYPES += (BalanceMutation,)
+MUTATION_TYPES += (PayoutMutation,)
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 
 

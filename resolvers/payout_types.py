@@ -1,0 +1,91 @@
+"""GraphQL types of payouts (``Payout``, ``PayoutStatusChange``) and the ``po`` node loader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+import strawberry
+from sqlmodel import col
+
+from models.payout import Payout as PayoutRow
+from models.payout import PayoutStatus
+from models.payout import PayoutStatusChange as PayoutStatusChangeRow
+from resolvers.context import Info
+from resolvers.node import Node, register_node
+from resolvers.scalars import Cents
+from services import payouts
+from services.api_keys import Viewer
+
+PayoutStatusEnum = strawberry.enum(PayoutStatus, name="PayoutStatus")
+
+
+@strawberry.type(description="One step of a payout's life, with its time.")
+class PayoutStatusChange:
+    from_status: PayoutStatusEnum | None  # type: ignore[valid-type]
+    status: PayoutStatusEnum  # type: ignore[valid-type]
+    at: datetime
+    source: str
+
+
+@strawberry.type(description="Money sent from the balance to the default bank account.")
+class Payout(Node):
+    status: PayoutStatusEnum  # type: ignore[valid-type]
+    amount: Cents
+    fee: Cents
+    net_amount: Cents
+    currency: str
+    description: str | None
+    provider_transfer_id: str | None
+    failure_code: str | None
+    failure_message: str | None
+    paid_at: datetime | None
+    failed_at: datetime | None
+    canceled_at: datetime | None
+
+    @strawberry.field(description="Every status the payout went through, oldest first.")
+    async def status_history(self, info: Info) -> list[PayoutStatusChange]:
+        async with info.context.db.read() as session:
+            rows = (
+                await session.execute(
+                    sa.select(PayoutStatusChangeRow)
+                    .where(col(PayoutStatusChangeRow.payout_id) == str(self.id))
+                    .order_by(col(PayoutStatusChangeRow.created_at), col(PayoutStatusChangeRow.id))
+                )
+            ).scalars()
+            return [
+                PayoutStatusChange(
+                    from_status=row.from_status,
+                    status=row.to_status,
+                    at=row.created_at,
+                    source=row.source,
+                )
+                for row in rows
+            ]
+
+    @classmethod
+    def of(cls, row: PayoutRow) -> Payout:
+        return cls(
+            id=strawberry.ID(row.id),
+            created_at=row.created_at,
+            livemode=row.livemode,
+            status=row.status,
+            amount=Cents(row.amount),
+            fee=Cents(row.fee),
+            net_amount=Cents(row.net_amount),
+            currency=row.currency,
+            description=row.description,
+            provider_transfer_id=row.provider_transfer_id,
+            failure_code=row.failure_code,
+            failure_message=row.failure_message,
+            paid_at=row.paid_at,
+            failed_at=row.failed_at,
+            canceled_at=row.canceled_at,
+        )
+
+
+@register_node("po")
+async def load_payout(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+    async with info.context.db.read() as session:
+        row = await payouts.get_payout(session, viewer.organization_id, viewer.livemode, node_id)
+    return None if row is None else Payout.of(row)
