@@ -159,7 +159,7 @@ async def _payouts(session: AsyncSession) -> list[Violation]:
                 Violation(
                     "payout_entries_mismatch",
                     payout.id,
-                    f"{payout.status.value}: entries {tuple(net)}, expected {_expected(payout)}",
+                    f"{payout.status}: entries {tuple(net)}, expected {_expected(payout)}",
                 )
             )
     return found

@@ -212,7 +212,7 @@ def check_cancelable(payout: Payout) -> str:
     if payout.status != PayoutStatus.PENDING:
         raise DomainError(
             "INVALID_TRANSITION",
-            f"a {payout.status.value} payout cannot be canceled",
+            f"a {payout.status} payout cannot be canceled",
             ["input", "payoutId"],
         )
     if payout.provider_transfer_id is None:
@@ -253,7 +253,7 @@ async def transition(
     failure_message: str | None = None,
 ) -> None:
     """Apply one allowed step to a payout locked by this transaction."""
-    current = payout.status
+    current = PayoutStatus(payout.status)
     if to not in PAYOUT_TRANSITIONS[current]:
         raise DomainError("INVALID_TRANSITION", f"{current.value} → {to.value} is not allowed")
     await _move_funds(session, payout, current, to)
@@ -369,7 +369,7 @@ async def apply_transfer_event(session: AsyncSession, provider: str, event: Webh
     target = PROVIDER_STATUSES.get(str(event.data.get("status")))
     if target is None or target == payout.status or event.livemode != payout.livemode:
         return True
-    path = transition_path(payout.status, target)
+    path = transition_path(PayoutStatus(payout.status), target)
     if path is None:
         log.info("ignoring %s for payout %s in %s", target, payout.id, payout.status)
         return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from tests.support.payouts import REQUEST, balance, credit, verify_ledger, wait_
 
 pytestmark = pytest.mark.e2e
 
-FAST_RETRIES = {
+FAST_RETRIES: dict[str, Any] = {
     "PAYOUTS_PAYOUT_MAX_ATTEMPTS": "3",
     "PAYOUTS_PAYOUT_RETRY_BASE_SECONDS": "0.2",
     "PAYOUTS_PAYOUT_RETRY_GRACE_SECONDS": "0.5",
@@ -60,7 +61,7 @@ async def test_provider_outage_is_retried_then_failed_with_funds_back(
     private_database_url: str, tmp_path: Path
 ) -> None:
     db, _, key = await new_org(private_database_url)
-    env = {**FAST_RETRIES, "PAYOUTS_SANDBOX_REFUSE_TRANSFERS": "true"}
+    env: dict[str, Any] = {**FAST_RETRIES, "PAYOUTS_SANDBOX_REFUSE_TRANSFERS": "true"}
     try:
         with start_server(private_database_url, tmp_path / "server.log", **env) as live:
             async with GraphQLClient(live.graphql_url, key) as client:
