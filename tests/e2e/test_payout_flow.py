@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from models import BankAccount, ProviderEvent
+from models import BankAccount, Event, ProviderEvent
 from services.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer
@@ -37,6 +37,16 @@ async def webhook_events_for(db: Database, transfer_id: str) -> list[str]:
                 col(ProviderEvent.applied_at).is_not(None),
             )
             .order_by(col(ProviderEvent.received_at))
+        )
+        return [str(r[0]) for r in rows.all()]
+
+
+async def event_types(db: Database, org_id: str) -> list[str]:
+    async with db.read() as session:
+        rows = await session.execute(
+            sa.select(col(Event.type))
+            .where(col(Event.organization_id) == org_id)
+            .order_by(col(Event.seq))
         )
         return [str(r[0]) for r in rows.all()]
 
@@ -90,6 +100,13 @@ async def test_credit_then_payout_reaches_paid_by_webhooks(
     assert any('"paid"' in e for e in events)
     types = [t for _, t, _ in await ledger_entries(db, org.id)]
     assert types == ["CREDIT", "CREDIT_RELEASE", "PAYOUT", "PAYOUT_PAID"]
+    logged = await event_types(db, org.id)
+    assert [t for t in logged if t.startswith("payout.")] == [
+        "payout.created",
+        "payout.in_transit",
+        "payout.paid",
+    ]
+    assert logged.count("balance.updated") == 4
 
 
 async def test_account_ending_0002_fails_with_funds_back_and_bank_errored(
