@@ -128,6 +128,7 @@ async def post_entry(
     source_id: str,
     description: str | None = None,
     available_on: datetime | None = None,
+    entry_id: str | None = None,
 ) -> BalanceTransaction:
     """Apply ``changes`` (bucket → signed cents) to a balance locked by this transaction and
     append the entry recording them."""
@@ -143,6 +144,7 @@ async def post_entry(
     now = utcnow()
     balance.entry_count += 1
     entry = BalanceTransaction(
+        id=entry_id or new_id("txn"),
         balance_id=balance.id,
         seq=balance.entry_count,
         organization_id=balance.organization_id,
@@ -201,6 +203,7 @@ async def credit(
     _check_credit(amount, description, available_in_seconds)
     balance = await lock_balance(session, organization_id, livemode, currency)
     release_at = utcnow() + timedelta(seconds=available_in_seconds)
+    credit_id = new_id("txn")  # a test credit has no outside source: the entry is its own
     entry = await post_entry(
         session,
         balance,
@@ -208,7 +211,8 @@ async def credit(
         amount=amount,
         changes={"pending": amount},
         source_type="credit",
-        source_id=balance.id,
+        source_id=credit_id,
+        entry_id=credit_id,
         description=description,
         available_on=release_at,
     )
