@@ -131,8 +131,16 @@ class PayoutMutation:
                 provider=_provider_name(registry, viewer.livemode),
                 policy=policy,
             )
-            after_commit(session, reconciler.after_request(db, registry, policy, payout.id))
-            return RequestPayoutPayload(payout=Payout.of(payout))
+            result = RequestPayoutPayload(payout=Payout.of(payout))
+
+            def show_transfer(transfer_id: str) -> None:
+                if result.payout is not None:
+                    result.payout.provider_transfer_id = transfer_id
+
+            after_commit(
+                session, reconciler.after_request(db, registry, policy, payout.id, show_transfer)
+            )
+            return result
 
         return await run_mutation(
             info, name="requestPayout", input=input, payload=RequestPayoutPayload, action=action

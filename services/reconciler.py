@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -22,7 +23,12 @@ from sqlmodel import col
 from models import BankAccount, PayoutAccount
 from models.base import utcnow
 from models.payout import Payout, PayoutStatus
-from providers.base import ProviderError, ProviderNotConfigured, TransferRequest
+from providers.base import (
+    PayoutProvider,
+    ProviderError,
+    ProviderNotConfigured,
+    TransferRequest,
+)
 from providers.registry import ProviderRegistry
 from services import payouts, webhooks
 from services.database import AfterCommit, Database
@@ -36,25 +42,34 @@ GIVE_UP_CODE = "provider_unavailable"
 
 
 def after_request(
-    db: Database, registry: ProviderRegistry, policy: PayoutPolicy, payout_id: str
+    db: Database,
+    registry: ProviderRegistry,
+    policy: PayoutPolicy,
+    payout_id: str,
+    on_accepted: Callable[[str], None] | None = None,
 ) -> AfterCommit:
+    """The provider call made right after a payout commits (``on_accepted`` gets the transfer
+    id, so the response can show it)."""
+
     async def callback() -> None:
         if policy.kill_after_commit:
             log.critical("fault injection: killing the process after the payout commit")
             os.kill(os.getpid(), signal.SIGKILL)
-        await submit(db, registry, policy, payout_id)
+        transfer_id = await submit(db, registry, policy, payout_id)
+        if transfer_id is not None and on_accepted is not None:
+            on_accepted(transfer_id)
 
     return callback
 
 
 async def submit(
     db: Database, registry: ProviderRegistry, policy: PayoutPolicy, payout_id: str
-) -> bool:
-    """Ask the provider for the payout's transfer; record the answer. True when accepted."""
+) -> str | None:
+    """Ask the provider for the payout's transfer and record the answer: its id when accepted."""
     async with db.read() as session:
         request = await _transfer_request(session, payout_id)
     if request is None:
-        return False
+        return None
     provider_name, transfer_request = request
     try:
         provider = registry.for_mode(transfer_request.livemode)
@@ -63,10 +78,29 @@ async def submit(
         log.warning("provider refused payout %s: %s", payout_id, exc)
         async with db.transaction() as session:
             await _record_failure(session, payout_id, str(exc), policy)
-        return False
+        return None
     async with db.transaction() as session:
-        await record_accepted(session, provider_name, payout_id, transfer.id)
-    return True
+        live = await record_accepted(session, provider_name, payout_id, transfer.id)
+    if not live:
+        await _withdraw_orphan(provider, payout_id, transfer.id)
+        return None
+    return transfer.id
+
+
+async def _withdraw_orphan(provider: PayoutProvider, payout_id: str, transfer_id: str) -> None:
+    """The provider accepted a payout we had already given up on (and refunded): cancel it."""
+    try:
+        canceled = await provider.cancel_transfer(transfer_id)
+    except ProviderError:
+        canceled = False
+    if canceled:
+        log.warning("canceled transfer %s of abandoned payout %s", transfer_id, payout_id)
+    else:
+        log.critical(
+            "transfer %s of abandoned payout %s could not be canceled: needs manual action",
+            transfer_id,
+            payout_id,
+        )
 
 
 async def _transfer_request(
@@ -95,14 +129,18 @@ async def _transfer_request(
 
 async def record_accepted(
     session: AsyncSession, provider: str, payout_id: str, transfer_id: str
-) -> None:
+) -> bool:
+    """Store the provider's transfer id; False when the payout was given up on meanwhile."""
     payout = await payouts.lock_payout(
         session, sa.select(Payout).where(col(Payout.id) == payout_id)
     )
-    if payout is None or payout.provider_transfer_id is not None:
-        return
-    if payout.status != PayoutStatus.PENDING:
-        # We gave up on it meanwhile; keep the id so the provider's events still find it.
+    if payout is None:
+        return False
+    if payout.provider_transfer_id is not None:
+        return payout.provider_transfer_id == transfer_id
+    live = payout.status == PayoutStatus.PENDING
+    if not live:
+        # Keep the id so the provider's events still find the payout.
         log.error("provider accepted payout %s after it was %s", payout_id, payout.status)
     payout.provider_transfer_id = transfer_id
     payout.next_attempt_at = None
@@ -112,6 +150,7 @@ async def record_accepted(
     await session.flush()
     # Events that arrived before we knew the transfer id were kept: apply them now.
     await webhooks.apply_pending_for(session, provider, "transfer", transfer_id)
+    return live
 
 
 async def _record_failure(

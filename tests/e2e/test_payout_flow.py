@@ -75,6 +75,7 @@ async def test_credit_then_payout_reaches_paid_by_webhooks(
         assert result["userErrors"] == []
         created = result["payout"]
         assert created["status"] == "PENDING"
+        assert created["providerTransferId"] is not None  # asked for after the commit
         assert (created["amount"], created["fee"], created["netAmount"]) == (12_345, 0, 12_345)
         after_request = await balance(client)
         assert (after_request["available"], after_request["inTransit"]) == (37_655, 12_345)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from sqlmodel import col
 from api.settings import Settings
 from models import Balance, BalanceTransaction, Payout, SandboxTransfer
 from models.base import utcnow
-from providers.base import WebhookEvent
+from providers.base import Transfer, TransferRequest, WebhookEvent
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
 from services import api_keys, balance_release, ledger, payouts, reconciler, webhooks
@@ -183,4 +184,57 @@ async def test_transfer_event_before_acceptance_is_applied_when_recorded(
         ).scalar_one()
     assert settled is not None and settled.status == "PAID"
     assert (balance.available, balance.in_transit, balance.paid_out) == (3_000, 0, 2_000)
+    assert await audit(db) == []
+
+
+class GiveUpDuringCall(SandboxProvider):
+    """A provider that answers so late that the reconciler has given up meanwhile."""
+
+    give_up: Any = None
+
+    async def create_transfer(self, request: TransferRequest) -> Transfer:
+        await self.give_up()
+        return await super().create_transfer(request)
+
+
+async def test_transfer_accepted_after_giving_up_is_canceled_and_funds_stay_returned(
+    databases: list[Database],
+) -> None:
+    db = databases[0]
+    org_id = await new_org(db)
+    await credit(db, org_id, 5_000)
+    policy = payouts.PayoutPolicy(max_attempts=1, retry_grace_seconds=0)
+    async with db.transaction() as session:
+        payout = await payouts.request_payout(
+            session,
+            organization_id=org_id,
+            livemode=False,
+            currency="usd",
+            amount=2_000,
+            description=None,
+            provider="sandbox",
+            policy=policy,
+        )
+    base = registry_for(db).sandbox
+    late = GiveUpDuringCall(db, base.config, is_postgres=not db.is_sqlite)
+    late.give_up = lambda: reconciler.reconcile_due(db, ProviderRegistry(base), policy)
+    accepted = await reconciler.submit(db, ProviderRegistry(late), policy, payout.id)
+    async with db.read() as session:
+        final = await session.get(Payout, payout.id)
+        transfer = (
+            await session.execute(
+                sa.select(SandboxTransfer).where(
+                    col(SandboxTransfer.idempotency_key) == payout.provider_idempotency_key
+                )
+            )
+        ).scalar_one()
+        balance = (
+            await session.execute(sa.select(Balance).where(col(Balance.organization_id) == org_id))
+        ).scalar_one()
+    assert accepted is None
+    assert final is not None and final.status == "FAILED"
+    assert final.failure_code == "provider_unavailable"
+    assert final.provider_transfer_id == transfer.id
+    assert transfer.status == "canceled"
+    assert (balance.available, balance.in_transit) == (5_000, 0)
     assert await audit(db) == []
