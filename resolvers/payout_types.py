@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import strawberry
 from sqlmodel import col
+from strawberry.dataloader import DataLoader
 
 from models.payout import Payout as PayoutRow
 from models.payout import PayoutStatus
@@ -45,23 +46,7 @@ class Payout(Node):
 
     @strawberry.field(description="Every status the payout went through, oldest first.")
     async def status_history(self, info: Info) -> list[PayoutStatusChange]:
-        async with info.context.db.read() as session:
-            rows = (
-                await session.execute(
-                    sa.select(PayoutStatusChangeRow)
-                    .where(col(PayoutStatusChangeRow.payout_id) == str(self.id))
-                    .order_by(col(PayoutStatusChangeRow.created_at), col(PayoutStatusChangeRow.id))
-                )
-            ).scalars()
-            return [
-                PayoutStatusChange(
-                    from_status=row.from_status,
-                    status=row.to_status,
-                    at=row.created_at,
-                    source=row.source,
-                )
-                for row in rows
-            ]
+        return await _history_loader(info).load(str(self.id))
 
     @classmethod
     def of(cls, row: PayoutRow) -> Payout:
@@ -82,6 +67,42 @@ class Payout(Node):
             failed_at=row.failed_at,
             canceled_at=row.canceled_at,
         )
+
+
+def _history_loader(info: Info) -> DataLoader[str, list[PayoutStatusChange]]:
+    """One query for the histories of every payout in a response. Not cached: a WebSocket
+    connection keeps one context, and a history read for an earlier event would be stale."""
+    loader: DataLoader[str, list[PayoutStatusChange]] | None = info.context.state.get(
+        "payout_history"
+    )
+    if loader is None:
+        db = info.context.db
+
+        async def load(ids: list[str]) -> list[list[PayoutStatusChange]]:
+            table = PayoutStatusChangeRow
+            async with db.read() as session:
+                rows = (
+                    await session.execute(
+                        sa.select(table)
+                        .where(col(table.payout_id).in_(ids))
+                        .order_by(col(table.created_at), col(table.id))
+                    )
+                ).scalars()
+                found: dict[str, list[PayoutStatusChange]] = {i: [] for i in ids}
+                for row in rows:
+                    found[row.payout_id].append(
+                        PayoutStatusChange(
+                            from_status=row.from_status,
+                            status=row.to_status,
+                            at=row.created_at,
+                            source=row.source,
+                        )
+                    )
+            return [found[i] for i in ids]
+
+        loader = DataLoader(load_fn=load, cache=False, max_batch_size=100)
+        info.context.state["payout_history"] = loader
+    return loader
 
 
 @register_node("po")

@@ -145,7 +145,11 @@ async def request_payout(
         source_id=payout.id,
         description=description,
     )
-    session.add(PayoutStatusChange(payout_id=payout.id, to_status=payout.status, source="request"))
+    session.add(
+        PayoutStatusChange(
+            payout_id=payout.id, to_status=payout.status, source="request", created_at=now
+        )
+    )
     _record(session, payout, "payout.created")
     return payout
 
@@ -257,7 +261,8 @@ async def transition(
     if to not in PAYOUT_TRANSITIONS[current]:
         raise DomainError("INVALID_TRANSITION", f"{current.value} → {to.value} is not allowed")
     await _move_funds(session, payout, current, to)
-    now = utcnow()
+    # Strictly after the previous change, so history order never depends on clock ties.
+    now = max(utcnow(), payout.updated_at + timedelta(microseconds=1))
     payout.status = to
     payout.updated_at = now
     payout.next_attempt_at = None

@@ -25,6 +25,7 @@ PAGE = """query($after: String, $status: PayoutStatus) {
 }"""
 NODE = """query($id: ID!) { node(id: $id) { __typename id livemode
   ... on Payout { amount } ... on BalanceTransaction { type amount } } }"""
+HISTORIES = "{ payouts(first: 10) { edges { node { id statusHistory { status } } } } }"
 TRANSACTIONS = """query($first: Int, $after: String) {
   balanceTransactions(first: $first, after: $after) {
     edges { node { id type amount availableChange pendingChange inTransitChange
@@ -90,7 +91,11 @@ async def test_status_filter_and_node_lookup(
         node = (await client.data(NODE, {"id": first}))["node"]
         txns = (await client.data(TRANSACTIONS, {"first": 2}))["balanceTransactions"]
         txn_node = (await client.data(NODE, {"id": txns["edges"][0]["node"]["id"]}))["node"]
+        histories = (await client.data(HISTORIES))["payouts"]["edges"]
     assert [e["node"]["id"] for e in paid["edges"]] == [first]
+    by_id = {e["node"]["id"]: [h["status"] for h in e["node"]["statusHistory"]] for e in histories}
+    assert by_id[first] == ["PENDING", "IN_TRANSIT", "PAID"]
+    assert by_id[second][0] == "PENDING"
     assert second != first
     assert node == {"__typename": "Payout", "id": first, "livemode": False, "amount": 1000}
     assert txns["pageInfo"]["hasNextPage"] is True
