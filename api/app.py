@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from api.auth import Authenticator
 from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
+from api.jobs import payout_policy, start_payout_jobs
 from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
 STARTUP_HOOKS: list[Startable] = []
+STARTUP_HOOKS.append(start_payout_jobs)
 
 
 class AppState:
@@ -41,6 +43,7 @@ class AppState:
         self.db = db
         self.providers = build_registry(settings, db)
         self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
+        self.services["payout_policy"] = payout_policy(settings)
         self.head_revision = head_revision()
 
 

@@ -193,4 +193,8 @@ def _load_command_modules() -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the canonical ``api.cli`` module, so commands registered by other modules (which
+    # import ``api.cli``) land in the same registry as under the ``payouts`` script.
+    from api.cli import main as canonical_main
+
+    raise SystemExit(canonical_main())

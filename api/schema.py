@@ -23,15 +23,29 @@ from strawberry.types import ExecutionContext
 from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
 from api.settings import Settings
+from resolvers.balance import BalanceMutation, BalanceQuery
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
+from resolvers.payouts import PayoutMutation, PayoutQuery
 from resolvers.plan_mutations import PlanMutation
 from resolvers.plans import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 
-QUERY_TYPES: tuple[type, ...] = (ViewerQuery, NodeQuery, PayoutAccountQuery, PlanQuery)
-MUTATION_TYPES: tuple[type, ...] = (PayoutAccountMutation, PlanMutation)
+QUERY_TYPES: tuple[type, ...] = (
+    ViewerQuery,
+    NodeQuery,
+    PayoutAccountQuery,
+    BalanceQuery,
+    PayoutQuery,
+    PlanQuery,
+)
+MUTATION_TYPES: tuple[type, ...] = (
+    PayoutAccountMutation,
+    BalanceMutation,
+    PayoutMutation,
+    PlanMutation,
+)
 SUBSCRIPTION_TYPES: tuple[type, ...] = ()
 
 

@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     sandbox_refuse_transfers: bool = False
     live_provider: str | None = None
 
+    # Payouts (README "Payouts"): fee = amount * bps / 10000 (rounded down) + fixed cents.
+    payout_fee_bps: int = Field(default=0, ge=0, le=10_000)
+    payout_fee_fixed: int = Field(default=0, ge=0)
+    payout_max_attempts: int = Field(default=5, ge=1)
+    payout_retry_base_seconds: float = Field(default=2.0, gt=0)
+    payout_retry_grace_seconds: float = Field(default=10.0, ge=0)
+    reconciler_interval_seconds: float = Field(default=1.0, gt=0)
+    balance_release_interval_seconds: float = Field(default=0.5, gt=0)
+    # Fault injection for tests only: SIGKILL the process between a payout's commit and its
+    # provider call (the reconciler must finish the payout after a restart).
+    fault_kill_after_payout_commit: bool = False
+
     demo_org_on_start: bool = True
     sql_echo: bool = False
     log_level: str = "INFO"

@@ -4,7 +4,9 @@ from sqlmodel import SQLModel
 
 from models.event import Event
 from models.idempotency import IdempotencyRecord, IdempotencyStatus
+from models.ledger import Balance, BalanceTransaction, BalanceTransactionType, PendingRelease
 from models.organization import ApiKey, Organization
+from models.payout import Payout, PayoutStatus, PayoutStatusChange
 from models.payout_account import (
     BankAccount,
     BankAccountStatus,
@@ -25,6 +27,13 @@ from models.sandbox import (
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Balance",
+    "BalanceTransaction",
+    "BalanceTransactionType",
+    "Payout",
+    "PayoutStatus",
+    "PayoutStatusChange",
+    "PendingRelease",
     "ApiKey",
     "BankAccount",
     "BankAccountStatus",

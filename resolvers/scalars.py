@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
-from graphql import IntValueNode, ValueNode
+from graphql import GraphQLError, IntValueNode, ValueNode
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -20,10 +20,20 @@ def _checked(value: Any) -> int:
     return value
 
 
+class CentsLiteralError(GraphQLError, ValueError):
+    """A bad literal: a client mistake (BAD_USER_INPUT), not an unexpected server error.
+
+    graphql-core keeps a plain exception from ``parse_literal`` as the validation error's
+    ``original_error``, which would make it look like a crash (INTERNAL)."""
+
+
 def _parse_literal(node: ValueNode, _variables: Any = None) -> int:
     if not isinstance(node, IntValueNode):
-        raise ValueError("Cents must be an integer literal")
-    return _checked(int(node.value))
+        raise CentsLiteralError("Cents must be an integer literal")
+    try:
+        return _checked(int(node.value))
+    except ValueError as exc:
+        raise CentsLiteralError(str(exc)) from None
 
 
 SCALAR_MAP: dict[object, Any] = {

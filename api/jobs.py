@@ -1,0 +1,67 @@
+"""Background jobs of every server process: the balance release job and the payout
+reconciler. Both are safe to run in several processes at once (rows claimed with SKIP LOCKED)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from api.settings import Settings
+from services import balance_release, reconciler
+from services.payouts import PayoutPolicy
+
+if TYPE_CHECKING:
+    from api.app import AppState
+
+log = logging.getLogger(__name__)
+
+
+def payout_policy(settings: Settings) -> PayoutPolicy:
+    return PayoutPolicy(
+        fee_bps=settings.payout_fee_bps,
+        fee_fixed=settings.payout_fee_fixed,
+        max_attempts=settings.payout_max_attempts,
+        retry_base_seconds=settings.payout_retry_base_seconds,
+        retry_grace_seconds=settings.payout_retry_grace_seconds,
+        kill_after_commit=settings.fault_kill_after_payout_commit,
+    )
+
+
+async def start_payout_jobs(state: AppState) -> Callable[[], Awaitable[None]]:
+    settings = state.settings
+    policy: PayoutPolicy = state.services["payout_policy"]
+
+    async def release() -> int:
+        return await balance_release.release_pass(state.db)
+
+    async def reconcile() -> int:
+        return await reconciler.reconcile_due(state.db, state.providers, policy)
+
+    tasks = [
+        asyncio.create_task(
+            _every(settings.balance_release_interval_seconds, release), name="balance-release"
+        ),
+        asyncio.create_task(
+            _every(settings.reconciler_interval_seconds, reconcile), name="payout-reconciler"
+        ),
+    ]
+
+    async def stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return stop
+
+
+async def _every(interval: float, work: Callable[[], Awaitable[int]]) -> None:
+    while True:
+        try:
+            done = await work()
+        except Exception:
+            log.exception("background job pass failed; retrying")
+            done = 0
+        if done == 0:
+            await asyncio.sleep(interval)
