@@ -14,6 +14,7 @@ from models.payout_account import (
     PayoutAccountStatus,
 )
 from models.provider_event import ProviderEvent
+from models.rate_limit import RateLimitBucket
 from models.sandbox import (
     SandboxAccount,
     SandboxExternalAccount,
@@ -36,6 +37,7 @@ __all__ = [
     "PayoutAccount",
     "PayoutAccountStatus",
     "ProviderEvent",
+    "RateLimitBucket",
     "SandboxAccount",
     "SandboxExternalAccount",
     "SandboxTransfer",
