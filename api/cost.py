@@ -36,6 +36,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -213,7 +214,7 @@ class QueryCost(SchemaExtension):
             return None
         retry_after = max(1, math.ceil(decision.retry_after))
         response = getattr(app_context, "response", None)
-        if response is not None and hasattr(response, "headers"):
+        if isinstance(response, Response):  # plain HTTP (a WebSocket has no status to set)
             response.status_code = 429
             response.headers["Retry-After"] = str(retry_after)
         return GraphQLError(
