@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 from gql import Client, gql
@@ -27,7 +28,7 @@ def server_pair(
     request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two server processes with a 5-token bucket refilling 0.01 token/s and a cost budget of 5."""
-    settings = {
+    settings: dict[str, Any] = {
         "PAYOUTS_RATE_LIMIT_BUCKET_SIZE": "5",
         "PAYOUTS_RATE_LIMIT_REFILL_PER_SECOND": "0.01",
         "PAYOUTS_MAX_QUERY_COST": "5",
