@@ -1,0 +1,78 @@
+"""JSON log lines: one object per line, request context attached, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from api.logging import REDACTED, JsonFormatter, LogContext, Redactor, request_log_context
+
+KEY = "ck_live_" + "A1b2C3d4" * 5
+WEBHOOK_SECRET = "whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0cw=="
+
+
+def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
+    entry = logging.LogRecord("payouts.test", logging.INFO, __file__, 1, message, args, None)
+    entry.__dict__.update(extra)
+    return entry
+
+
+def formatted(entry: logging.LogRecord, secrets: tuple[str, ...] = ()) -> dict[str, object]:
+    line = JsonFormatter(Redactor(secrets)).format(entry)
+    assert "\n" not in line
+    parsed: dict[str, object] = json.loads(line)
+    return parsed
+
+
+def test_api_keys_and_webhook_secrets_are_redacted() -> None:
+    entry = formatted(record("key %s secret %s", KEY, WEBHOOK_SECRET))
+    assert entry["message"] == f"key {REDACTED} secret {REDACTED}"
+
+
+def test_long_digit_runs_and_ssn_shapes_are_redacted_but_short_numbers_kept() -> None:
+    entry = formatted(record("acct 000123456789 ssn 123-45-6789 amount 2500 port 8000"))
+    assert entry["message"] == f"acct {REDACTED} ssn {REDACTED} amount 2500 port 8000"
+
+
+def test_bearer_tokens_and_configured_secrets_are_redacted() -> None:
+    entry = formatted(
+        record("auth Bearer abc.def-ghi and my-own-secret-value"),
+        secrets=("my-own-secret-value",),
+    )
+    assert entry["message"] == f"auth {REDACTED} and {REDACTED}"
+
+
+def test_sensitive_extras_are_dropped_and_others_kept() -> None:
+    entry = formatted(
+        record("verification", id_number="123", tax_id="9", api_key="k", payout_id="po_1")
+    )
+    assert entry["id_number"] == entry["tax_id"] == entry["api_key"] == REDACTED
+    assert entry["payout_id"] == "po_1"
+
+
+def test_exceptions_are_one_line_and_redacted() -> None:
+    try:
+        raise ValueError(f"bad key {KEY}")
+    except ValueError:
+        import sys
+
+        entry = record("failed")
+        entry.exc_info = sys.exc_info()
+    parsed = formatted(entry)
+    assert "ValueError" in str(parsed["exception"])
+    assert KEY not in json.dumps(parsed)
+
+
+def test_request_context_is_attached() -> None:
+    token = request_log_context.set(
+        LogContext(request_id="req_1", organization_id="org_1", operation="Viewer")
+    )
+    try:
+        entry = formatted(record("hello"))
+    finally:
+        request_log_context.reset(token)
+    assert (entry["request_id"], entry["organization_id"], entry["operation"]) == (
+        "req_1",
+        "org_1",
+        "Viewer",
+    )
