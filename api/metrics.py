@@ -16,7 +16,7 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, OperationDefinitionNode
@@ -134,9 +134,15 @@ class OperationObserver(SchemaExtension):
     """Labels the log context with the operation; counts, times and error-counts it."""
 
     def on_operation(self) -> Iterator[None]:
+        # For a subscription this wraps its whole life (strawberry streams inside it).
         started = time.perf_counter()
         self._log_context = self._enter_log_context()
-        yield
+        self._subscription_open = False
+        try:
+            yield
+        finally:
+            if self._subscription_open:
+                subscription_closed()
         context = self.execution_context
         document = context.graphql_document
         operation = select_operation(document, context.operation_name) if document else None
@@ -147,7 +153,7 @@ class OperationObserver(SchemaExtension):
         for error in getattr(context.result, "errors", None) or ():
             GRAPHQL_ERRORS.labels(top_level_code(error)).inc()
 
-    async def on_execute(self) -> AsyncIterator[None]:
+    def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         operation = select_operation(document, context.operation_name) if document else None
@@ -157,15 +163,11 @@ class OperationObserver(SchemaExtension):
                 self._log_context.organization_id = viewer.organization_id
             if operation is not None and operation.name is not None:
                 self._log_context.operation = operation.name.value[:100]
-        subscription = context.operation_type.value == "subscription"
-        if subscription:
+        if context.operation_type.value == "subscription" and not self._subscription_open:
             GRAPHQL_REQUESTS.labels(*operation_label(operation)).inc()
             subscription_opened()
-        try:
-            yield
-        finally:
-            if subscription:
-                subscription_closed()
+            self._subscription_open = True
+        yield
 
     def _enter_log_context(self) -> LogContext | None:
         context = self.execution_context
