@@ -82,10 +82,10 @@ async def test_open_subscriptions_gauge_follows_subscription_lifetime() -> None:
     before = sample("payouts_open_subscriptions")
     stream = await schema.subscribe("subscription { ticks }")
     assert not hasattr(stream, "errors")
-    first = await stream.__anext__()  # type: ignore[union-attr]
+    first = await stream.__anext__()
     assert first.data == {"ticks": 0}
     assert sample("payouts_open_subscriptions") == before + 1
-    await stream.aclose()  # type: ignore[union-attr]
+    await stream.aclose()
     assert sample("payouts_open_subscriptions") == before
 
 
