@@ -28,7 +28,9 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
+    SchemaMetaFieldDef,
     SelectionSetNode,
+    TypeMetaFieldDef,
     get_named_type,
     is_abstract_type,
     is_leaf_type,
@@ -43,6 +45,7 @@ from strawberry.types.graphql import OperationType
 from api.rate_limit import Decision, RateLimiter
 
 PAGE_ARGUMENTS = ("first", "last")
+_META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}  # introspection
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ class CostCalculator:
         return total
 
     def _field_cost(self, node: FieldNode, parent: GraphQLObjectType, seen: frozenset[str]) -> int:
-        definition = parent.fields.get(node.name.value)
+        definition = parent.fields.get(node.name.value) or _META_FIELDS.get(node.name.value)
         if definition is None:  # __typename, or a field validation already refused
             return 0
         named = get_named_type(definition.type)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import parse
+from graphql import get_introspection_query, parse
 
 from api.cost import QueryCost, query_cost
 from api.errors import ErrorShaping
@@ -98,6 +98,13 @@ def cost_of(query: str, schema: Any = THROWAWAY, **kwargs: Any) -> int:
 )
 def test_cost_of_product_schema_queries(query: str, expected: int) -> None:
     assert cost_of(query, build_schema(Settings())) == expected
+
+
+def test_introspection_is_costed_and_fits_the_default_budget() -> None:
+    query = get_introspection_query(descriptions=True)
+    cost = cost_of(query, build_schema(Settings()))
+    assert 10 < cost <= Settings().max_query_cost
+    assert cost_of('{ __type(name: "Query") { fields { type { name } } } }') == 3
 
 
 def test_connection_multiplies_its_selection_by_first() -> None:

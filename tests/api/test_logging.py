@@ -76,3 +76,18 @@ def test_request_context_is_attached() -> None:
         "org_1",
         "Viewer",
     )
+
+
+def test_kyc_variables_sent_by_tests_are_remembered_for_the_hygiene_check() -> None:
+    from tests.support.sensitive import SENSITIVE_VALUES, remember_sensitive_fields
+
+    remember_sensitive_fields(
+        {
+            "input": {
+                "individual": {"idNumber": "111222333", "name": "Ada"},
+                "bank": [{"accountNumber": "000123456789", "last4": "6789"}],
+            }
+        }
+    )
+    assert {"111222333", "000123456789"} <= SENSITIVE_VALUES
+    assert "Ada" not in SENSITIVE_VALUES and "6789" not in SENSITIVE_VALUES
