@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from api.logging import REDACTED, JsonFormatter, LogContext, Redactor, request_log_context
 
@@ -91,3 +92,22 @@ def test_kyc_variables_sent_by_tests_are_remembered_for_the_hygiene_check() -> N
     )
     assert {"111222333", "000123456789"} <= SENSITIVE_VALUES
     assert "Ada" not in SENSITIVE_VALUES and "6789" not in SENSITIVE_VALUES
+
+
+def test_log_scan_finds_planted_keys_secrets_and_non_json_lines(tmp_path: Path) -> None:
+    from tests.support.sensitive import scan_logs
+
+    log = tmp_path / "server.log"
+    planted_key = "ck_test_" + "Q" * 40
+    log.write_text(
+        "Payouts GraphQL API: http://127.0.0.1:1/graphql\n"
+        "Created 'Demo Organization'. Its test key (shown once, keep it):\n"
+        f"    {'ck_test_' + 'D' * 40}\n"
+        '{"message": "fine"}\n'
+        f'{{"message": "oops {planted_key}"}}\n'
+        '{"message": "kyc 111222333444"}\n'
+        "Traceback (most recent call last):\n"
+    )
+    leaks, not_json = scan_logs([log], {"111222333444"})
+    assert [leak.split(": ", 1)[0] for leak in leaks] == [f"{log}:5", f"{log}:6"]
+    assert not_json == [f"{log}:7: Traceback (most recent call last):"]

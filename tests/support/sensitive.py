@@ -9,6 +9,7 @@ here. ``tests/e2e/test_log_hygiene.py`` (marked ``run_last``) searches those log
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,42 @@ def remember_sensitive_fields(value: Any) -> None:
     elif isinstance(value, list):
         for item in value:
             remember_sensitive_fields(item)
+
+
+KEY_SHAPE = re.compile(r"ck_(?:test|live)_[A-Za-z0-9]{20,}")
+WEBHOOK_SECRET_SHAPE = re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")
+# Console output of `payouts serve` (not log lines); a demo key is printed there on purpose.
+ANNOUNCE_PREFIXES = (
+    "Payouts GraphQL API:",
+    "GraphiQL:",
+    "Use an existing key",
+    "Created 'Demo Organization'",
+    "In GraphiQL set the header",
+)
+
+
+def scan_logs(paths: list[Path], secrets: set[str]) -> tuple[list[str], list[str]]:
+    """(leaks, lines that are not JSON) in the given log files, as ``path:line: detail``."""
+    leaks: list[str] = []
+    not_json: list[str] = []
+    for path in dict.fromkeys(paths):
+        if not path.exists():
+            continue
+        in_demo_banner = False
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            where = f"{path}:{number}"
+            if line.startswith(ANNOUNCE_PREFIXES) or (in_demo_banner and line.startswith("    ")):
+                in_demo_banner = line.startswith("Created 'Demo Organization'") or (
+                    in_demo_banner and line.startswith("    ")
+                )
+                continue
+            in_demo_banner = False
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                not_json.append(f"{where}: {line[:200]}")
+            found = [s for s in secrets if s in line]
+            found += KEY_SHAPE.findall(line) + WEBHOOK_SECRET_SHAPE.findall(line)
+            if found:
+                leaks.append(f"{where}: {found}")
+    return leaks, not_json
