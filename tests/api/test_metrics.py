@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -25,8 +27,17 @@ from api.metrics import (
 from api.settings import Settings
 from services import webhooks
 from tests.support.graphql import GraphQLClient
-from tests.support.live_server import LiveServer, start_server
+from tests.support.live_server import (
+    ROOT,
+    LiveServer,
+    free_port,
+    server_env,
+    start_server,
+    stop,
+    wait_until_ready,
+)
 from tests.support.orgs import TestOrg
+from tests.support.sensitive import SERVER_LOGS
 
 
 def sample(name: str, **labels: str) -> float:
@@ -131,3 +142,34 @@ def test_metrics_token_is_required_when_set(database_url: str, tmp_path: Path) -
         right = httpx.get(f"{live.url}/metrics", headers={"authorization": f"Bearer {token}"})
         assert right.status_code == 200
         assert "payouts_http_requests_total" in right.text
+
+
+@pytest.mark.e2e
+async def test_metrics_aggregate_worker_processes_in_multiprocess_mode(
+    database_url: str, tmp_path: Path, org: TestOrg
+) -> None:
+    """`serve --workers 2` with PROMETHEUS_MULTIPROC_DIR: one scrape counts every worker."""
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    SERVER_LOGS.append(log_path)
+    (tmp_path / "prometheus").mkdir()
+    env = server_env(database_url, port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [*command, "--no-migrate"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    live = LiveServer(f"http://127.0.0.1:{port}", port, process, log_path, env)
+    try:
+        wait_until_ready(live)
+        requests = 40
+        for _ in range(requests):  # a new connection each time: spread over the workers
+            async with GraphQLClient(live.graphql_url, org.test_key) as client:
+                await client.data("{ viewer { livemode } }")
+        text = httpx.get(f"{live.url}/metrics").text
+    finally:
+        stop(process)
+    found = re.search(
+        r'payouts_graphql_operations_total\{operation="viewer",operation_type="query"\} (\S+)', text
+    )
+    assert found is not None and float(found.group(1)) == requests
