@@ -219,12 +219,13 @@ class RequestObserver:
             if scope["type"] == "http":
                 HTTP_REQUESTS.labels(route, method, str(status)).inc()
                 HTTP_LATENCY.labels(route, method).observe(elapsed)
+            shown = status if scope["type"] == "http" else None  # a WebSocket: its lifetime
             access_log.info(
                 "%s %s %s",
                 method,
                 route,
-                status if scope["type"] == "http" else "closed",
-                extra={"status": status, "duration_ms": round(elapsed * 1000, 2), "route": route},
+                shown if shown is not None else "closed",
+                extra={"status": shown, "duration_ms": round(elapsed * 1000, 2), "route": route},
             )
             request_log_context.reset(token)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,7 @@ from api.rate_limit import RedisRateLimiter, SqlRateLimiter
 from services.database import Database
 from tests.support.live_server import free_port
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("PAYOUTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 class Clock:

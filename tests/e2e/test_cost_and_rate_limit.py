@@ -3,6 +3,7 @@ one bucket store: the test database, or Redis)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,7 +21,7 @@ from tests.support.orgs import TestOrg
 pytestmark = pytest.mark.e2e
 
 ORG_QUERY = "query Org { viewer { organization { id } } }"  # costs 2
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("PAYOUTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="module", params=["database", "redis"])
