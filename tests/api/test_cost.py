@@ -3,6 +3,7 @@ and the ``QueryCost`` extension refusing over-budget operations before any resol
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -185,3 +186,28 @@ async def test_query_within_budget_runs_and_reports_its_cost() -> None:
     assert result.data == {"items": {"edges": [{"node": {"id": "i1"}}]}}
     assert CALLS == ["items"]
     assert result.extensions == {"cost": {"requestedQueryCost": 5, "maximumAvailable": 100}}
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def item_feed(self, first: int | None = 20) -> AsyncGenerator[ItemConnection, None]:
+        CALLS.append("item_feed")
+        yield ItemConnection(edges=[])
+
+
+async def test_over_budget_subscription_is_refused_before_it_starts() -> None:
+    CALLS.clear()
+    schema = strawberry.Schema(
+        query=Query,
+        subscription=Subscription,
+        types=[Item, Tag],
+        extensions=[ErrorShaping, lambda: QueryCost(max_cost=10)],
+    )
+    stream = await schema.subscribe("subscription { itemFeed(first: 50) { edges { cursor } } }")
+    results = [result async for result in stream]
+    assert len(results) == 1
+    errors = results[0].errors
+    assert errors is not None
+    assert [(e.extensions or {}).get("code") for e in errors] == ["QUERY_TOO_COMPLEX"]
+    assert CALLS == []
