@@ -171,7 +171,8 @@ class OperationObserver(SchemaExtension):
 
     def _enter_log_context(self) -> LogContext | None:
         context = self.execution_context
-        name = (context.operation_name or "anonymous")[:100]
+        given = context.operation_name  # client input: any JSON value
+        name = given[:100] if isinstance(given, str) and given else "anonymous"
         current = request_log_context.get()
         request = getattr(context.context, "request", None)
         if current is None or request is None or request.scope.get("type") == "websocket":
