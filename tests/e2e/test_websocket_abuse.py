@@ -169,3 +169,25 @@ async def test_operations_over_the_cap_are_refused(hold_server: LiveServer, org:
         assert (first["id"], first["type"]) == ("5", "next")
         assert first["payload"]["data"] == {"testHold": 1}
     await assert_still_serving(hold_server, org.test_key)
+
+
+async def test_non_string_operation_name_over_websocket_is_refused_cleanly(
+    server: LiveServer, org: TestOrg
+) -> None:
+    async with connect(server.ws_url) as ws:
+        await init(ws, org.test_key)
+        payload = {"query": "query A { viewer { livemode } }", "operationName": 5}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        try:
+            message = json.loads(await ws.recv())
+        except websockets.exceptions.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 4400
+        else:
+            errors = (
+                message["payload"]
+                if message["type"] == "error"
+                else message["payload"].get("errors")
+            )
+            assert errors, message
+            assert all(e.get("extensions", {}).get("code") for e in errors), message
+    await assert_still_serving(server, org.test_key)
