@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import (
@@ -54,6 +54,9 @@ class CostCalculator:
     document: DocumentNode
     variables: Mapping[str, Any]
     default_page_size: int
+    _memo: dict[tuple[int, str, frozenset[str]], int] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def operation_cost(self, operation_name: str | None) -> int:
         operation = select_operation(self.document, operation_name)
@@ -74,6 +77,16 @@ class CostCalculator:
         return values
 
     def _selection_cost(
+        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
+    ) -> int:
+        # Memoized: nested abstract types would otherwise cost (types ** depth) evaluations.
+        key = (id(selection_set), parent.name, seen)
+        cached = self._memo.get(key)
+        if cached is None:
+            cached = self._memo[key] = self._uncached_selection_cost(selection_set, parent, seen)
+        return cached
+
+    def _uncached_selection_cost(
         self, selection_set: SelectionSetNode, parent: GraphQLNamedType, seen: frozenset[str]
     ) -> int:
         if isinstance(parent, GraphQLObjectType):
