@@ -107,6 +107,7 @@ def test_log_scan_finds_planted_keys_secrets_and_non_json_lines(tmp_path: Path) 
         f'{{"message": "oops {planted_key}"}}\n'
         '{"message": "kyc 111222333444"}\n'
         "Traceback (most recent call last):\n"
+        '{"message": "killed mid-wri'
     )
     leaks, not_json = scan_logs([log], {"111222333444"})
     assert [leak.split(": ", 1)[0] for leak in leaks] == [f"{log}:5", f"{log}:6"]
