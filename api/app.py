@@ -21,9 +21,11 @@ from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
 from api.jobs import payout_policy, start_payout_jobs
 from api.logging import configure_logging
+from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
 from api.providers import build_registry, start_providers
+from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
 from api.webhooks import receive_webhook
@@ -49,9 +51,14 @@ class AppState:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
-    configure_logging(settings.log_level)
+    configure_logging(
+        settings.log_level,
+        fmt=settings.log_format,
+        secrets=[settings.secret_key, settings.sandbox_webhook_secret],
+    )
     db = Database(settings.database_url, echo=settings.sql_echo)
     state = AppState(settings, db)
+    rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db)
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,
@@ -75,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for stop in reversed(stops):
                 await stop()
+            if rate_limiter is not None:
+                await rate_limiter.close()
             await db.dispose()
 
     routes: list[BaseRoute] = [
@@ -86,11 +95,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if settings.graphiql:
         routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))
+    if settings.metrics_enabled:
+        routes.append(Route("/metrics", metrics_endpoint(settings.metrics_token), methods=["GET"]))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(RequestObserver),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_query_bytes),
             Middleware(
                 CORSMiddleware,

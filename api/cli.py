@@ -13,6 +13,7 @@ from typing import Any
 
 from api import migrations
 from api.graphiql import missing_assets
+from api.logging import configure_logging
 from api.settings import Settings
 from services import api_keys
 from services.database import Database
@@ -63,6 +64,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
         migrations.upgrade(settings.database_url)
     _announce(settings, host, port)
+    configure_logging(
+        settings.log_level,
+        fmt=settings.log_format,
+        secrets=[settings.secret_key, settings.sandbox_webhook_secret],
+    )
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -71,6 +77,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         ws_max_size=settings.ws_max_message_bytes,
+        log_config=None,  # our JSON handler (api.logging) formats and redacts uvicorn's lines
+        access_log=False,  # replaced by api.metrics.RequestObserver (no query strings logged)
         proxy_headers=False,
     )
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -48,6 +49,13 @@ class ErrorShaping(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [self._shape(error) for error in errors]
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # WebSocket transports send each result as it is yielded, before on_operation ends.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [self._shape(error) for error in errors]
+        yield
 
     def _shape(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)

@@ -20,8 +20,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.cost import QueryCost
 from api.errors import ErrorShaping, is_unexpected
 from api.extensions import CachedParser
+from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance import BalanceMutation, BalanceQuery
 from resolvers.node_query import NodeQuery
@@ -82,6 +84,12 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         factory(QueryDepthLimiter, max_depth=settings.max_query_depth),
         factory(MaxAliasesLimiter, max_alias_count=settings.max_query_aliases),
         factory(ValidationCache, maxsize=settings.validation_cache_size),
+        OperationObserver,
+        factory(
+            QueryCost,
+            max_cost=settings.max_query_cost,
+            default_page_size=settings.cost_default_page_size,
+        ),
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

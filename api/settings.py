@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
@@ -59,10 +59,28 @@ class Settings(BaseSettings):
     sql_echo: bool = False
     log_level: str = "INFO"
 
+    # Hardening (README "Security" and "Observability").
+    max_query_cost: int = Field(default=1000, ge=1)
+    cost_default_page_size: int = Field(default=20, ge=1)
+    rate_limit_enabled: bool = True
+    rate_limit_bucket_size: int = Field(default=10_000, ge=1)
+    rate_limit_refill_per_second: float = Field(default=500.0, gt=0)
+    redis_url: str | None = None
+    redis_key_prefix: str = "payouts:"
+    log_format: Literal["json", "text"] = "json"
+    metrics_enabled: bool = True
+    metrics_token: str | None = None
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _bucket_holds_a_query(self) -> Settings:
+        if self.rate_limit_bucket_size < self.max_query_cost:
+            raise ValueError("rate_limit_bucket_size must be at least max_query_cost")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

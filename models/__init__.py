@@ -17,6 +17,7 @@ from models.payout_account import (
 )
 from models.plan import Plan, PlanGroup
 from models.provider_event import ProviderEvent
+from models.rate_limit import RateLimitBucket
 from models.sandbox import (
     SandboxAccount,
     SandboxExternalAccount,
@@ -48,6 +49,7 @@ __all__ = [
     "Plan",
     "PlanGroup",
     "ProviderEvent",
+    "RateLimitBucket",
     "SandboxAccount",
     "SandboxExternalAccount",
     "SandboxTransfer",

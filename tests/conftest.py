@@ -18,6 +18,7 @@ from services import api_keys
 from services.database import Database
 from tests.support.live_server import LiveServer, start_server
 from tests.support.orgs import TestOrg
+from tests.support.sensitive import remember_sensitive
 
 BACKEND = os.environ.get("PAYOUTS_TEST_BACKEND", "sqlite")
 PG_ADMIN_URL = os.environ.get("PAYOUTS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -28,6 +29,7 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)  # stable
     if BACKEND == "postgres":
         return
     # PostgreSQL-only tests are not collected on SQLite (they run in the postgres pass).
@@ -94,6 +96,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 async def make_org(db: Database, name: str = "Acme") -> TestOrg:
     async with db.transaction() as session:
         created = await api_keys.create_organization(session, name=name)
+    remember_sensitive(created.test_key, created.live_key)  # never to appear in server logs
     return TestOrg(created.organization.id, name, created.test_key, created.live_key)
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.sensitive import remember_sensitive_fields
+
 
 class GraphQLClient:
     def __init__(self, url: str, key: str | None = None, timeout: float = 30.0) -> None:
@@ -26,6 +28,7 @@ class GraphQLClient:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         body: dict[str, Any] = {"query": query}
+        remember_sensitive_fields(variables)  # for the run-last log hygiene check
         if variables is not None:
             body["variables"] = variables
         return await self.http.post(self.url, json=body, headers=headers)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.sensitive import SERVER_LOGS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,6 +67,7 @@ def start_server(
     database_url: str, log_path: Path, *, port: int | None = None, **overrides: str
 ) -> Iterator[LiveServer]:
     port = port or free_port()
+    SERVER_LOGS.append(log_path)
     env = server_env(database_url, port, **overrides)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
