@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from api.metrics import set_reconciler_backlog
 from api.settings import Settings
 from services import balance_release, reconciler
 from services.payouts import PayoutPolicy
@@ -37,7 +38,9 @@ async def start_payout_jobs(state: AppState) -> Callable[[], Awaitable[None]]:
         return await balance_release.release_pass(state.db)
 
     async def reconcile() -> int:
-        return await reconciler.reconcile_due(state.db, state.providers, policy)
+        done = await reconciler.reconcile_due(state.db, state.providers, policy)
+        set_reconciler_backlog(await reconciler.backlog(state.db))
+        return done
 
     tasks = [
         asyncio.create_task(

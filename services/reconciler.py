@@ -183,6 +183,20 @@ async def reconcile_due(
     return len(retry)
 
 
+async def backlog(db: Database) -> int:
+    """Payouts committed but not yet accepted by the provider (the reconciler's work list)."""
+    async with db.read() as session:
+        count = await session.execute(
+            sa.select(sa.func.count())
+            .select_from(Payout)
+            .where(
+                col(Payout.provider_transfer_id).is_(None),
+                col(Payout.status) == PayoutStatus.PENDING,
+            )
+        )
+    return int(count.scalar_one())
+
+
 async def _claim_due(session: AsyncSession, policy: PayoutPolicy, limit: int) -> list[str]:
     now = utcnow()
     stmt = (

@@ -122,6 +122,7 @@ async def test_reconciler_in_several_processes_creates_one_transfer_per_payout(
             )
             ids.append(payout.id)
     # Nobody made the after-commit call (as if the process died): the reconcilers must.
+    assert await reconciler.backlog(databases[0]) == 10
     await asyncio.gather(
         *(reconciler.reconcile_due(db, registry_for(db), policy) for db in databases)
     )
@@ -141,6 +142,7 @@ async def test_reconciler_in_several_processes_creates_one_transfer_per_payout(
             ).scalars()
         )
     assert len(transfers) == 10
+    assert await reconciler.backlog(databases[0]) == 0
     assert {p.provider_transfer_id for p in rows} == {t.id for t in transfers}
     assert all(t.amount == 1_500 for t in transfers)
     assert await audit(databases[0]) == []
