@@ -1,0 +1,132 @@
+"""What a case gets (``BenchContext``) and gives back (``Row``s); how cases are found.
+
+A case is one module in ``bench/cases/`` that defines ``CASE``: an object with ``number``,
+``title`` and ``async def run(ctx) -> list[Row]``. Dropping the module in registers it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from bench import cases as cases_package
+from bench.database import BenchDatabase
+from bench.load import LoadResult, run_wrk
+from bench.servers import Server, serve
+
+
+@dataclass
+class Row:
+    case: str  # "1", "4 dup50"...
+    subject: str  # what was measured
+    rps: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    failures: int = 0
+    reference: str | None = None  # subject of this case's reference row (ratio is to it)
+    is_reference: bool = False
+    target: float | None = None  # wanted ratio to the reference (rps, or p99 when lower_is_better)
+    lower_is_better: bool = False  # compare p99 instead of rps (fan-out latency)
+    notes: list[str] = field(default_factory=list)
+    server_cpu: float | None = None  # server CPU seconds per second of load (1.0 = one core)
+
+
+@dataclass
+class Durations:
+    warmup: float
+    measure: float
+
+
+@dataclass
+class BenchContext:
+    db: BenchDatabase
+    workdir: Path
+    durations: Durations
+    quick: bool
+
+    @property
+    def app_env(self) -> dict[str, str]:
+        """Settings of the real app, identical for every case."""
+        return {
+            "PAYOUTS_DATABASE_URL": self.db.url,
+            "PAYOUTS_LOG_LEVEL": "WARNING",
+            "PAYOUTS_DEMO_ORG_ON_START": "false",
+            "PAYOUTS_GRAPHIQL": "false",
+        }
+
+    @contextmanager
+    def real_app(self) -> Iterator[Server]:
+        with serve(
+            "app", "api.app:create_app", env=self.app_env, workdir=self.workdir, factory=True
+        ) as server:
+            yield server
+
+    @contextmanager
+    def reference_app(self, name: str, app: str) -> Iterator[Server]:
+        """A reference app from ``bench/`` (``bench.reference_raw:app``...)."""
+        env = {"BENCH_DATABASE_DSN": self.db.dsn}
+        with serve(name, app, env=env, workdir=self.workdir) as server:
+            yield server
+
+    def load(
+        self,
+        server: Server,
+        path: str,
+        *,
+        script: str,
+        env: dict[str, str] | None = None,
+        warmup_env: dict[str, str] | None = None,
+        connections: int | None = None,
+    ) -> tuple[LoadResult, float]:
+        """Warm up, then measure; returns wrk's result and the server's CPU share."""
+        kwargs = {} if connections is None else {"connections": connections}
+        url = server.url + path
+        run_wrk(
+            url,
+            script=script,
+            seconds=self.durations.warmup,
+            env=warmup_env if warmup_env is not None else env,
+            **kwargs,
+        )
+        cpu_before = server.cpu_seconds()
+        result = run_wrk(url, script=script, seconds=self.durations.measure, env=env, **kwargs)
+        cpu = (server.cpu_seconds() - cpu_before) / result.seconds if result.seconds else 0.0
+        return result, cpu
+
+
+def row_from(case: str, subject: str, result: LoadResult, cpu: float, **extra: object) -> Row:
+    row = Row(
+        case,
+        subject,
+        result.rps,
+        result.p50_ms,
+        result.p99_ms,
+        result.failures,
+        server_cpu=cpu,
+        **extra,
+    )  # type: ignore[arg-type]
+    if result.wrapped:
+        row.notes.append(f"prepared requests wrapped {result.wrapped}×")
+    return row
+
+
+class Case(Protocol):
+    number: int
+    title: str
+
+    def run(self, ctx: BenchContext) -> Awaitable[list[Row]]: ...
+
+
+def discover() -> dict[int, Case]:
+    found: dict[int, Case] = {}
+    for module_info in pkgutil.iter_modules(cases_package.__path__):
+        module = importlib.import_module(f"{cases_package.__name__}.{module_info.name}")
+        case = getattr(module, "CASE", None)
+        if case is not None:
+            found[case.number] = case
+    return dict(sorted(found.items()))
