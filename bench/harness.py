@@ -73,6 +73,37 @@ class BenchContext:
         with serve(name, app, env=env, workdir=self.workdir) as server:
             yield server
 
+    def warm(
+        self,
+        server: Server,
+        path: str,
+        *,
+        script: str,
+        env: dict[str, str] | None = None,
+        connections: int | None = None,
+    ) -> None:
+        """Load that is not measured: JIT-less Python still fills caches, pools and pages."""
+        kwargs = {} if connections is None else {"connections": connections}
+        run_wrk(server.url + path, script=script, seconds=self.durations.warmup, env=env, **kwargs)
+
+    def measure(
+        self,
+        server: Server,
+        path: str,
+        *,
+        script: str,
+        env: dict[str, str] | None = None,
+        connections: int | None = None,
+    ) -> tuple[LoadResult, float]:
+        """wrk's result and the server's CPU share (1.0 = one core) over the measured run."""
+        kwargs = {} if connections is None else {"connections": connections}
+        cpu_before = server.cpu_seconds()
+        result = run_wrk(
+            server.url + path, script=script, seconds=self.durations.measure, env=env, **kwargs
+        )
+        cpu = (server.cpu_seconds() - cpu_before) / result.seconds if result.seconds else 0.0
+        return result, cpu
+
     def load(
         self,
         server: Server,
@@ -80,23 +111,11 @@ class BenchContext:
         *,
         script: str,
         env: dict[str, str] | None = None,
-        warmup_env: dict[str, str] | None = None,
         connections: int | None = None,
     ) -> tuple[LoadResult, float]:
-        """Warm up, then measure; returns wrk's result and the server's CPU share."""
-        kwargs = {} if connections is None else {"connections": connections}
-        url = server.url + path
-        run_wrk(
-            url,
-            script=script,
-            seconds=self.durations.warmup,
-            env=warmup_env if warmup_env is not None else env,
-            **kwargs,
-        )
-        cpu_before = server.cpu_seconds()
-        result = run_wrk(url, script=script, seconds=self.durations.measure, env=env, **kwargs)
-        cpu = (server.cpu_seconds() - cpu_before) / result.seconds if result.seconds else 0.0
-        return result, cpu
+        """Warm up, then measure, with the same requests."""
+        self.warm(server, path, script=script, env=env, connections=connections)
+        return self.measure(server, path, script=script, env=env, connections=connections)
 
 
 def row_from(case: str, subject: str, result: LoadResult, cpu: float, **extra: object) -> Row:
