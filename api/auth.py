@@ -38,12 +38,21 @@ class Authenticator:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
+        # PostgreSQL: one autocommit statement per lookup, instead of BEGIN, SELECT, ROLLBACK
+        # through an ORM session. SQLite keeps sessions (our BEGIN hook owns its transactions).
+        self._autocommit = (
+            None if db.is_sqlite else db.read_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
             return None
-        async with self.db.read() as session:
-            found = await api_keys.authenticate(session, key)
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                found = await api_keys.authenticate(connection, key)
+        else:
+            async with self.db.read() as session:
+                found = await api_keys.authenticate(session, key)
         if found is None:
             return None
         viewer, stale = found
