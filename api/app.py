@@ -48,11 +48,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(settings.log_level)
     db = Database(settings.database_url, echo=settings.sql_echo)
     state = AppState(settings, db)
+    authenticator = Authenticator(db)
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,
         db=db,
-        authenticator=Authenticator(db),
+        authenticator=authenticator,
         services=state.services,
     )
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for stop in reversed(stops):
                 await stop()
+            await authenticator.dispose()
             await db.dispose()
 
     routes: list[BaseRoute] = [

@@ -7,11 +7,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
 from services import api_keys
 from services.api_keys import Viewer
 from services.database import Database
 
 log = logging.getLogger(__name__)
+LOOKUP_POOL_SIZE = 5
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -38,21 +42,24 @@ class Authenticator:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
-        # PostgreSQL: one autocommit statement per lookup, instead of BEGIN, SELECT, ROLLBACK
-        # through an ORM session. SQLite keeps sessions (our BEGIN hook owns its transactions).
-        self._autocommit = (
-            None if db.is_sqlite else db.read_engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        # PostgreSQL: a small pool of autocommit connections without pre-ping, so a lookup is
+        # one round trip (the shared engine's pre-ping alone is BEGIN, ping, ROLLBACK). A
+        # connection that died since its last use is retried once on a fresh one.
+        # SQLite keeps its session (our BEGIN hook owns its transactions).
+        self._lookups: AsyncEngine | None = None
+        if not db.is_sqlite:
+            self._lookups = create_async_engine(
+                db.url,
+                isolation_level="AUTOCOMMIT",
+                pool_size=LOOKUP_POOL_SIZE,
+                max_overflow=LOOKUP_POOL_SIZE,
+                pool_pre_ping=False,
+            )
 
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
             return None
-        if self._autocommit is not None:
-            async with self._autocommit.connect() as connection:
-                found = await api_keys.authenticate(connection, key)
-        else:
-            async with self.db.read() as session:
-                found = await api_keys.authenticate(session, key)
+        found = await self._lookup(key)
         if found is None:
             return None
         viewer, stale = found
@@ -61,6 +68,23 @@ class Authenticator:
             self._touches.add(task)
             task.add_done_callback(self._touches.discard)
         return viewer
+
+    async def _lookup(self, key: str) -> tuple[Viewer, bool] | None:
+        if self._lookups is None:
+            async with self.db.read() as session:
+                return await api_keys.authenticate(session, key)
+        try:
+            async with self._lookups.connect() as connection:
+                return await api_keys.authenticate(connection, key)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        async with self._lookups.connect() as connection:
+            return await api_keys.authenticate(connection, key)
+
+    async def dispose(self) -> None:
+        if self._lookups is not None:
+            await self._lookups.dispose()
 
     async def _touch(self, api_key_id: str) -> None:
         try:
