@@ -15,7 +15,8 @@ from services.api_keys import Viewer
 from services.database import Database
 
 log = logging.getLogger(__name__)
-LOOKUP_POOL_SIZE = 5
+# Fixed size: overflow connections are opened and closed per request under load (py-spy).
+LOOKUP_POOL_SIZE = 10
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -42,7 +43,7 @@ class Authenticator:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
-        # PostgreSQL: a small pool of autocommit connections without pre-ping, so a lookup is
+        # PostgreSQL: a fixed pool of autocommit connections without pre-ping, so a lookup is
         # one round trip (the shared engine's pre-ping alone is BEGIN, ping, ROLLBACK). A
         # connection that died since its last use is retried once on a fresh one.
         # SQLite keeps its session (our BEGIN hook owns its transactions).
@@ -52,7 +53,7 @@ class Authenticator:
                 db.url,
                 isolation_level="AUTOCOMMIT",
                 pool_size=LOOKUP_POOL_SIZE,
-                max_overflow=LOOKUP_POOL_SIZE,
+                max_overflow=0,
                 pool_pre_ping=False,
             )
 

@@ -12,7 +12,18 @@ from pathlib import Path
 from bench.harness import Row
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = ("case", "what", "req/s", "p50 ms", "p99 ms", "failed", "server CPU", "vs ref", "target")
+HEADER = (
+    "case",
+    "what",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "failed",
+    "server CPU",
+    "CPU µs/req",
+    "vs ref",
+    "target",
+)
 
 
 def ratio(row: Row, rows: list[Row]) -> float | None:
@@ -44,9 +55,16 @@ def cells(row: Row, rows: list[Row]) -> tuple[str, ...]:
         _num(row.p99_ms, "{:.2f}"),
         str(row.failures),
         _num(row.server_cpu, "{:.0%}"),
+        _num(_cpu_per_request(row), "{:,.0f}"),
         shown,
         verdict,
     )
+
+
+def _cpu_per_request(row: Row) -> float | None:
+    if row.server_cpu is None or not row.rps:
+        return None
+    return row.server_cpu / row.rps * 1e6
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -107,7 +125,8 @@ def write_results(rows: list[Row], *, quick: bool, settings: str) -> str:
         "Ratios compare each case with its reference from the same run (`vs ref`: requests/s "
         "as a share of the reference's; for latency cases, the reference's p99 over the case's). "
         "`failed` counts non-2xx answers, socket errors and timeouts; `server CPU` is the server "
-        "process's CPU time per second of load (100 % = one core).",
+        "process's CPU time per second of load (100 % = one core), and `CPU µs/req` that time "
+        "per answered request: on a shared machine it moves less than req/s does.",
     ]
     extra = notes(rows)
     if extra:

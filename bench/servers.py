@@ -37,7 +37,8 @@ def pinned(argv: list[str], cpu: str) -> list[str]:
 def uvicorn_argv(app: str, port: int, *, factory: bool) -> list[str]:
     argv = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--workers", "1", "--loop", "uvloop", "--http", "httptools", "--ws", "auto"]
-    argv += ["--log-level", "warning", "--no-access-log"]
+    # As ``payouts serve`` runs it (proxy headers off), minus the access log.
+    argv += ["--no-proxy-headers", "--log-level", "warning", "--no-access-log"]
     return [*argv, "--factory"] if factory else argv
 
 
