@@ -118,7 +118,16 @@ class BenchContext:
         return self.measure(server, path, script=script, env=env, connections=connections)
 
 
-def row_from(case: str, subject: str, result: LoadResult, cpu: float, **extra: object) -> Row:
+def row_from(
+    case: str,
+    subject: str,
+    result: LoadResult,
+    cpu: float,
+    *,
+    reference: str | None = None,
+    is_reference: bool = False,
+    target: float | None = None,
+) -> Row:
     row = Row(
         case,
         subject,
@@ -126,9 +135,11 @@ def row_from(case: str, subject: str, result: LoadResult, cpu: float, **extra: o
         result.p50_ms,
         result.p99_ms,
         result.failures,
+        reference=reference,
+        is_reference=is_reference,
+        target=target,
         server_cpu=cpu,
-        **extra,
-    )  # type: ignore[arg-type]
+    )
     if result.wrapped:
         row.notes.append(f"prepared requests wrapped {result.wrapped}×")
     return row
