@@ -94,12 +94,17 @@ class BenchContext:
         script: str,
         env: dict[str, str] | None = None,
         connections: int | None = None,
+        seconds: float | None = None,
     ) -> tuple[LoadResult, float]:
         """wrk's result and the server's CPU share (1.0 = one core) over the measured run."""
         kwargs = {} if connections is None else {"connections": connections}
         cpu_before = server.cpu_seconds()
         result = run_wrk(
-            server.url + path, script=script, seconds=self.durations.measure, env=env, **kwargs
+            server.url + path,
+            script=script,
+            seconds=seconds or self.durations.measure,
+            env=env,
+            **kwargs,
         )
         cpu = (server.cpu_seconds() - cpu_before) / result.seconds if result.seconds else 0.0
         return result, cpu
@@ -116,6 +121,58 @@ class BenchContext:
         """Warm up, then measure, with the same requests."""
         self.warm(server, path, script=script, env=env, connections=connections)
         return self.measure(server, path, script=script, env=env, connections=connections)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server under one kind of load."""
+
+    server: Server
+    path: str
+    script: str
+    env: dict[str, str]
+
+
+def alternate(
+    ctx: BenchContext, targets: list[Target], rounds: int
+) -> list[tuple[LoadResult, float]]:
+    """Warm every target, then measure them in turns (A B A B...), ``rounds`` slices each of
+    ``measure / rounds`` seconds: on a shared machine, background load then weighs on a case
+    and its reference alike. Requests and time add up over the slices; p50 is their mean and
+    p99 the worst slice's."""
+    for target in targets:
+        ctx.warm(target.server, target.path, script=target.script, env=target.env)
+    slices: list[list[tuple[LoadResult, float]]] = [[] for _ in targets]
+    seconds = max(1.0, ctx.durations.measure / rounds)
+    for _ in range(rounds):
+        for index, target in enumerate(targets):
+            slices[index].append(
+                ctx.measure(
+                    target.server,
+                    target.path,
+                    script=target.script,
+                    env=target.env,
+                    seconds=seconds,
+                )
+            )
+    return [_combine(parts) for parts in slices]
+
+
+def _combine(parts: list[tuple[LoadResult, float]]) -> tuple[LoadResult, float]:
+    results = [result for result, _ in parts]
+    seconds = sum(result.seconds for result in results)
+    cpu = sum(share * result.seconds for (result, share) in parts) / seconds if seconds else 0.0
+    combined = LoadResult(
+        requests=sum(r.requests for r in results),
+        seconds=seconds,
+        p50_ms=sum(r.p50_ms for r in results) / len(results),
+        p99_ms=max(r.p99_ms for r in results),
+        status_errors=sum(r.status_errors for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        timeouts=sum(r.timeouts for r in results),
+        wrapped=sum(r.wrapped for r in results),
+    )
+    return combined, cpu
 
 
 def row_from(

@@ -7,11 +7,12 @@ import json
 import httpx
 
 from bench import seed
-from bench.harness import BenchContext, Row, row_from
+from bench.harness import BenchContext, Row, Target, alternate, row_from
 from bench.reference_raw import VIEWER_LIVEMODE
 
 QUERY = "{ viewer { livemode } }"
 REFERENCE = "ref: raw Starlette JSON"
+ROUNDS = 2  # app and reference measured in turns
 
 
 class ViewerCase:
@@ -24,17 +25,31 @@ class ViewerCase:
             "BENCH_BODY": json.dumps({"query": QUERY}),
             "BENCH_HEADERS": f"x-api-key: {org.test_key}",
         }
-        with ctx.real_app() as server:
-            _check(server.url, org.test_key)
-            result, cpu = ctx.load(server, "/graphql", script="post.lua", env=env)
-        app_row = row_from(
-            "1", "app: viewer { livemode }", result, cpu, target=0.25, reference=REFERENCE
-        )
-        with ctx.reference_app("raw", "bench.reference_raw:app") as server:
-            _check(server.url, org.test_key)
-            result, cpu = ctx.load(server, "/graphql", script="post.lua", env=env)
-        reference = row_from("1", REFERENCE, result, cpu, is_reference=True)
-        return [app_row, reference]
+        with (
+            ctx.real_app() as app,
+            ctx.reference_app("raw", "bench.reference_raw:app") as raw,
+        ):
+            for server in (app, raw):
+                _check(server.url, org.test_key)
+            (app_result, app_cpu), (raw_result, raw_cpu) = alternate(
+                ctx,
+                [
+                    Target(app, "/graphql", "post.lua", env),
+                    Target(raw, "/graphql", "post.lua", env),
+                ],
+                rounds=ROUNDS,
+            )
+        return [
+            row_from(
+                "1",
+                "app: viewer { livemode }",
+                app_result,
+                app_cpu,
+                target=0.25,
+                reference=REFERENCE,
+            ),
+            row_from("1", REFERENCE, raw_result, raw_cpu, is_reference=True),
+        ]
 
 
 def _check(url: str, key: str) -> None:
