@@ -7,8 +7,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+import asyncpg
 
 from services import api_keys
 from services.api_keys import Viewer
@@ -17,6 +16,18 @@ from services.database import Database
 log = logging.getLogger(__name__)
 # Fixed size: overflow connections are opened and closed per request under load (py-spy).
 LOOKUP_POOL_SIZE = 10
+_ADAPTER_OPTIONS = (
+    "prepared_statement_cache_size",
+    "prepared_statement_name_func",
+    "async_creator_fn",
+)
+# Raised by a pooled connection the server closed while it sat idle.
+_DEAD_CONNECTION = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+)
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -38,24 +49,20 @@ def key_from_connection_params(params: Any) -> str | None:
 
 
 class Authenticator:
-    """Looks keys up by prefix and refreshes ``last_used_at`` at most once a minute per key."""
+    """Looks keys up by prefix on every request (a revocation applies to the next request) and
+    refreshes ``last_used_at`` at most once a minute per key.
+
+    On PostgreSQL the lookup runs on a small asyncpg pool of its own: one prepared statement,
+    one round trip, no session, ORM or greenlet (the shared engine's pre-ping alone is BEGIN,
+    ping, ROLLBACK). A connection that died since its last use is retried once on a fresh one.
+    SQLite keeps its session (our BEGIN hook owns its transactions).
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
-        # PostgreSQL: a fixed pool of autocommit connections without pre-ping, so a lookup is
-        # one round trip (the shared engine's pre-ping alone is BEGIN, ping, ROLLBACK). A
-        # connection that died since its last use is retried once on a fresh one.
-        # SQLite keeps its session (our BEGIN hook owns its transactions).
-        self._lookups: AsyncEngine | None = None
-        if not db.is_sqlite:
-            self._lookups = create_async_engine(
-                db.url,
-                isolation_level="AUTOCOMMIT",
-                pool_size=LOOKUP_POOL_SIZE,
-                max_overflow=0,
-                pool_pre_ping=False,
-            )
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
 
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
@@ -71,21 +78,35 @@ class Authenticator:
         return viewer
 
     async def _lookup(self, key: str) -> tuple[Viewer, bool] | None:
-        if self._lookups is None:
+        if self.db.is_sqlite:
             async with self.db.read() as session:
                 return await api_keys.authenticate(session, key)
+        prefix = api_keys.lookup_prefix(key)
+        if prefix is None:
+            return None
+        pool = self._pool or await self._open_pool()
         try:
-            async with self._lookups.connect() as connection:
-                return await api_keys.authenticate(connection, key)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-        async with self._lookups.connect() as connection:
-            return await api_keys.authenticate(connection, key)
+            row = await pool.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
+        except _DEAD_CONNECTION:
+            row = await pool.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
+        return api_keys.verify_key_row(key, None if row is None else tuple(row))
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                engine = self.db.read_engine
+                _, params = engine.dialect.create_connect_args(engine.url)
+                for adapter_only in _ADAPTER_OPTIONS:  # SQLAlchemy's, not asyncpg's
+                    params.pop(adapter_only, None)
+                self._pool = await asyncpg.create_pool(
+                    min_size=1, max_size=LOOKUP_POOL_SIZE, **params
+                )
+            return self._pool
 
     async def dispose(self) -> None:
-        if self._lookups is not None:
-            await self._lookups.dispose()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def _touch(self, api_key_id: str) -> None:
         try:

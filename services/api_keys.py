@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -125,23 +126,43 @@ _KEY_LOOKUP = (
 )
 
 
+# The same lookup as plain SQL for a bare asyncpg connection (the authenticator's fast path).
+KEY_LOOKUP_SQL = (
+    "SELECT k.id, k.key_hash, k.livemode, k.revoked_at, k.last_used_at,"
+    " o.id, o.name, o.country, o.currency"
+    " FROM api_keys AS k JOIN organizations AS o ON o.id = k.organization_id"
+    " WHERE k.lookup_prefix = $1"
+)
+
+
 async def authenticate(
     executor: AsyncSession | AsyncConnection, plaintext: str
 ) -> tuple[Viewer, bool] | None:
     """The viewer for a key, and whether its ``last_used_at`` is due for a refresh.
 
     ``executor`` is a session or a bare connection (one round trip, no ORM objects)."""
-    parsed = parse_key(plaintext)
-    if parsed is None:
+    prefix = lookup_prefix(plaintext)
+    if prefix is None:
         return None
-    livemode, prefix = parsed
     row = (await executor.execute(_KEY_LOOKUP, {"prefix": prefix})).first()
-    if row is None:
+    return verify_key_row(plaintext, None if row is None else tuple(row))
+
+
+def lookup_prefix(plaintext: str) -> str | None:
+    parsed = parse_key(plaintext)
+    return None if parsed is None else parsed[1]
+
+
+def verify_key_row(plaintext: str, row: Sequence[Any] | None) -> tuple[Viewer, bool] | None:
+    """Check ``plaintext`` against a row of the key lookup (``_KEY_LOOKUP``/``KEY_LOOKUP_SQL``
+    columns): hash, revocation and mode. Returns the viewer and whether a touch is due."""
+    parsed = parse_key(plaintext)
+    if parsed is None or row is None:
         return None
     key_id, key_hash, key_livemode, revoked_at, last_used_at, org_id, name, country, currency = row
     if not hmac.compare_digest(key_hash, hash_key(plaintext)):
         return None
-    if revoked_at is not None or key_livemode != livemode:
+    if revoked_at is not None or key_livemode != parsed[0]:
         return None
     viewer = Viewer(org_id, name, country, currency, key_livemode, key_id)
     stale = last_used_at is None or utcnow() - last_used_at > LAST_USED_RESOLUTION
