@@ -48,6 +48,14 @@ def key_from_connection_params(params: Any) -> str | None:
     return key_from_headers(lowered)
 
 
+async def _reset_if_needed(connection: asyncpg.Connection) -> None:
+    """Release hook of the lookup pool. Its connections only run one autocommit SELECT, so
+    they carry no session state; asyncpg's default reset (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL) would be a second round trip per lookup."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 class Authenticator:
     """Looks keys up by prefix on every request (a revocation applies to the next request) and
     refreshes ``last_used_at`` at most once a minute per key.
@@ -99,7 +107,7 @@ class Authenticator:
                 for adapter_only in _ADAPTER_OPTIONS:  # SQLAlchemy's, not asyncpg's
                     params.pop(adapter_only, None)
                 self._pool = await asyncpg.create_pool(
-                    min_size=1, max_size=LOOKUP_POOL_SIZE, **params
+                    min_size=1, max_size=LOOKUP_POOL_SIZE, reset=_reset_if_needed, **params
                 )
             return self._pool
 
