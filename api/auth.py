@@ -21,11 +21,13 @@ _ADAPTER_OPTIONS = (
     "prepared_statement_name_func",
     "async_creator_fn",
 )
-# Raised by a pooled connection the server closed while it sat idle.
+# Raised by a pooled connection the server closed while it sat idle (the protocol may also
+# be left mid-message: InternalClientError "cannot switch to state").
 _DEAD_CONNECTION = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     ConnectionError,
 )
 
@@ -92,12 +94,23 @@ class Authenticator:
         prefix = api_keys.lookup_prefix(key)
         if prefix is None:
             return None
-        pool = self._pool or await self._open_pool()
         try:
-            row = await pool.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
+            row = await self._fetch_key_row(prefix)
         except _DEAD_CONNECTION:
-            row = await pool.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
+            # Usually a database restart: every pooled connection is gone, not just this one.
+            if self._pool is not None:
+                await self._pool.expire_connections()
+            row = await self._fetch_key_row(prefix)
         return api_keys.verify_key_row(key, None if row is None else tuple(row))
+
+    async def _fetch_key_row(self, prefix: str) -> asyncpg.Record | None:
+        pool = self._pool or await self._open_pool()
+        async with pool.acquire() as connection:
+            try:
+                return await connection.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
+            except _DEAD_CONNECTION:
+                connection.terminate()  # the pool replaces a closed connection
+                raise
 
     async def _open_pool(self) -> asyncpg.Pool:
         async with self._pool_lock:
