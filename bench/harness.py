@@ -131,6 +131,8 @@ class Target:
     path: str
     script: str
     env: dict[str, str]
+    # For warm-up, when it must not use the measured requests (prepared unique webhooks...).
+    warm_env: dict[str, str] | None = None
 
 
 def alternate(
@@ -141,7 +143,8 @@ def alternate(
     and its reference alike. Requests and time add up over the slices; p50 is their mean and
     p99 the worst slice's."""
     for target in targets:
-        ctx.warm(target.server, target.path, script=target.script, env=target.env)
+        warm_env = target.env if target.warm_env is None else target.warm_env
+        ctx.warm(target.server, target.path, script=target.script, env=warm_env)
     slices: list[list[tuple[LoadResult, float]]] = [[] for _ in targets]
     seconds = max(1.0, ctx.durations.measure / rounds)
     for _ in range(rounds):

@@ -83,7 +83,25 @@ def table(rows: list[Row]) -> str:
 
 
 def notes(rows: list[Row]) -> list[str]:
-    return [f"- case {row.case} ({row.subject}): {note}" for row in rows for note in row.notes]
+    lines = [f"- case {row.case} ({row.subject}): {note}" for row in rows for note in row.notes]
+    return lines + [line for row in rows if (line := _cpu_ratio_note(row, rows))]
+
+
+def _cpu_ratio_note(row: Row, rows: list[Row]) -> str | None:
+    """The same comparison by server CPU per request: when the load generator or other
+    programs hold the reference back, its req/s understates it; its CPU cost does not."""
+    if row.reference is None or row.lower_is_better:
+        return None
+    mine = _cpu_per_request(row)
+    for other in rows:
+        if other.is_reference and other.case == row.case and other.subject == row.reference:
+            theirs = _cpu_per_request(other)
+            if mine and theirs:
+                return (
+                    f"- case {row.case} ({row.subject}): by server CPU per request, "
+                    f"{theirs / mine:.1%} of the reference ({theirs:,.0f} vs {mine:,.0f} µs)"
+                )
+    return None
 
 
 def interpreter() -> str:
@@ -127,6 +145,11 @@ def write_results(rows: list[Row], *, quick: bool, settings: str) -> str:
         "`failed` counts non-2xx answers, socket errors and timeouts; `server CPU` is the server "
         "process's CPU time per second of load (100 % = one core), and `CPU µs/req` that time "
         "per answered request: on a shared machine it moves less than req/s does.",
+    ]
+    text += [
+        "",
+        "Where the time goes, what was changed for it and what would close the gaps: "
+        "[PROFILE.md](PROFILE.md).",
     ]
     extra = notes(rows)
     if extra:
