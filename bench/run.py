@@ -49,9 +49,22 @@ async def run_cases(numbers: list[int], quick: bool) -> list[Row]:
                 case = cases[number]
                 started = time.monotonic()
                 print(f"case {number}: {case.title}...", flush=True)
-                rows += await case.run(ctx)
+                try:
+                    rows += await case.run(ctx)
+                except Exception as error:  # one broken case must not hide the others
+                    print(f"case {number} FAILED: {error!r}", flush=True)
+                    _print_server_logs(Path(workdir))
+                    failed = Row(str(number), f"{case.title}: FAILED", None, None, None)
+                    failed.notes.append(f"failed: {error!r}")
+                    rows.append(failed)
                 print(f"case {number} done in {time.monotonic() - started:.0f} s", flush=True)
     return rows
+
+
+def _print_server_logs(workdir: Path, lines: int = 20) -> None:
+    for log in sorted(workdir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        print(f"--- last lines of {log.name}:", *tail, sep="\n", flush=True)
 
 
 def settings_line() -> str:
@@ -74,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     report.write_results(rows, quick=args.quick, settings=settings_line())
     print(f"\nwritten to {report.RESULTS} ({time.monotonic() - started:.0f} s in all)")
-    return 0
+    return 1 if any(row.subject.endswith(": FAILED") for row in rows) else 0
 
 
 if __name__ == "__main__":
