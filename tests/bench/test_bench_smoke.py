@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from api.settings import Settings
-from bench import reference_raw, reference_ws, report, webhook_bodies
+from bench import reference_asyncpg, reference_raw, reference_ws, report, webhook_bodies
 from bench.harness import Row, discover
 from providers.sandbox import SandboxConfig, SandboxProvider
+from services.api_keys import generate_key
 from services.database import Database
 
 
@@ -78,3 +80,25 @@ def test_cases_are_discovered_from_their_modules() -> None:
     cases = discover()
     assert {1, 4} <= set(cases)
     assert all(case.number == number for number, case in cases.items())
+
+
+@pytest.mark.postgres_only
+async def test_asyncpg_reference_moves_money_once_and_refuses_overdrafts(
+    private_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = private_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    key = generate_key(livemode=False).plaintext
+    await reference_asyncpg.seed(dsn, {key: "org_bench"}, available=10_000)
+    monkeypatch.setenv("BENCH_DATABASE_DSN", dsn)
+    body = {"query": "mutation { requestPayout }", "variables": {"input": {"amount": 6_000}}}
+    with TestClient(reference_asyncpg.app) as client:
+        answers = [
+            client.post("/graphql", json=body, headers={"x-api-key": key}).json() for _ in range(2)
+        ]
+        unknown = client.post("/graphql", json=body, headers={"x-api-key": "nope"}).json()
+    first, second = (answer["data"]["requestPayout"] for answer in answers)
+    assert first["payout"]["amount"] == 6_000 and first["userErrors"] == []
+    assert second["payout"] is None
+    assert second["userErrors"][0]["code"] == "INSUFFICIENT_FUNDS"
+    assert unknown["data"] is None
+    assert await reference_asyncpg.overdrafts(dsn) == 0
