@@ -59,11 +59,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     db = Database(settings.database_url, echo=settings.sql_echo)
     state = AppState(settings, db)
     rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db)
+    authenticator = Authenticator(db)
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,
         db=db,
-        authenticator=Authenticator(db),
+        authenticator=authenticator,
         services=state.services,
     )
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await stop()
             if rate_limiter is not None:
                 await rate_limiter.close()
+            await authenticator.dispose()
             await db.dispose()
 
     routes: list[BaseRoute] = [

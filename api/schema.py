@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -81,8 +82,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         ErrorShaping,
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         factory(CachedParser, maxsize=settings.parser_cache_size),
-        factory(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        factory(MaxAliasesLimiter, max_alias_count=settings.max_query_aliases),
+        factory(AddValidationRules, _limit_rules(settings)),
         factory(ValidationCache, maxsize=settings.validation_cache_size),
         OperationObserver,
         factory(
@@ -94,6 +94,16 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return extensions
+
+
+def _limit_rules(settings: Settings) -> list[Any]:
+    """Depth and alias rule classes, made once. The validation cache is keyed by the rule
+    classes; ``QueryDepthLimiter``/``MaxAliasesLimiter`` used as per-request factories make new
+    classes on every request, so nothing was ever served from the cache."""
+    return [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+    ]
 
 
 def export_sdl(schema: strawberry.Schema | None = None) -> str:

@@ -1,0 +1,1 @@
+"""One module per bench case, each defining ``CASE`` (see ``bench.harness``)."""
