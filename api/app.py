@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
+from api.bus import build_event_bus, start_event_bus
 from api.graphql_view import PayoutsGraphQL
 from api.logging import configure_logging
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = []
+STARTUP_HOOKS: list[Startable] = [start_event_bus]
 
 
 class AppState:
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     db = Database(settings.database_url, echo=settings.sql_echo)
+    # Installed now so that even events committed before the listener starts are announced.
+    db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     graphql = PayoutsGraphQL(
         build_schema(settings),

@@ -21,6 +21,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.errors import ErrorShaping, is_unexpected
+from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser
 from api.settings import Settings
 from resolvers.node_query import NodeQuery
@@ -49,6 +50,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
         ),
         extensions=_extensions(settings),
+        execution_context_class=PayoutsExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
             disable_field_suggestions=not settings.introspection,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     sandbox_refuse_transfers: bool = False
     live_provider: str | None = None
 
+    # Live updates (README "Live updates"): the bus defaults to "memory" on SQLite and
+    # "postgres" (LISTEN/NOTIFY, reaches every process) on PostgreSQL.
+    event_bus: Literal["memory", "postgres"] | None = None
+    event_channel: str = Field(default="payouts_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    subscription_queue_size: int = Field(default=256, ge=1, le=100_000)
+
     demo_org_on_start: bool = True
     sql_echo: bool = False
     log_level: str = "INFO"
@@ -55,6 +61,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def event_bus_kind(self) -> Literal["memory", "postgres"]:
+        if self.event_bus is not None:
+            return self.event_bus
+        return "memory" if self.is_sqlite else "postgres"
 
     @property
     def webhook_base_url(self) -> str:
