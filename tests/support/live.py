@@ -110,6 +110,10 @@ class Collector:
                 await self._arrived.wait()
         return list(self.events)
 
+    async def ended(self, timeout: float = 5.0) -> None:
+        """Until the stream ends by itself (raises what it raised)."""
+        await asyncio.wait_for(asyncio.shield(self._task), timeout)
+
     async def close(self) -> None:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

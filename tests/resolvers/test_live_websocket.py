@@ -1,0 +1,96 @@
+"""``live_events`` behind the real GraphQL view (graphql-transport-ws, ``connection_init`` auth)
+on a real uvicorn server, driven by gql; the schema is the throwaway one of
+``tests/support/live_schema.py``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import uvicorn
+from gql import Client, gql
+from gql.transport.websockets import WebsocketsTransport
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+
+from api.auth import Authenticator
+from api.graphql_view import PayoutsGraphQL
+from api.settings import Settings
+from services.database import Database
+from services.event_bus import LiveBus
+from tests.support.live import live_database, wait_until_live
+from tests.support.live_schema import SCHEMA, SUBSCRIBE, rename
+from tests.support.live_server import free_port
+from tests.support.orgs import TestOrg
+
+pytestmark = pytest.mark.e2e
+
+PROTOCOL = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]  # "graphql-transport-ws"
+
+
+@asynccontextmanager
+async def serve(db: Database) -> AsyncIterator[str]:
+    settings = Settings(database_url=db.url)
+    view = PayoutsGraphQL(
+        SCHEMA, settings=settings, db=db, authenticator=Authenticator(db), services={}
+    )
+    app = Starlette(routes=[WebSocketRoute("/graphql", view)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def live(database_url: str) -> AsyncIterator[tuple[Database, LiveBus]]:
+    async with live_database(database_url, "memory") as pair:
+        yield pair
+
+
+async def test_websocket_subscriber_gets_fresh_objects_and_resumes_with_its_cursor(
+    live: tuple[Database, LiveBus], org: TestOrg
+) -> None:
+    db, bus = live
+    async with serve(db) as url:
+        transport = WebsocketsTransport(
+            url=url, subprotocols=PROTOCOL, init_payload={"x-api-key": org.test_key}
+        )
+        async with Client(transport=transport) as session:
+            updates = session.subscribe(gql(SUBSCRIBE))
+            first = asyncio.create_task(anext(updates))
+            await wait_until_live(bus, org.id)
+            await rename(db, org.id, "Live one")
+            await rename(db, org.id, "Not in test mode", livemode=True)
+            one = (await asyncio.wait_for(first, 10))["organizationUpdated"]
+            await updates.aclose()
+        assert one["organization"] == {"id": org.id, "name": "Live one"}
+        for _ in range(100):  # the server drops the subscriber once the client is gone
+            if not bus.hub.mailboxes(org.id):
+                break
+            await asyncio.sleep(0.05)
+        assert bus.hub.mailboxes(org.id) == []
+
+        await rename(db, org.id, "Missed while away")
+        transport = WebsocketsTransport(
+            url=url, subprotocols=PROTOCOL, init_payload={"x-api-key": org.test_key}
+        )
+        async with Client(transport=transport) as session:
+            resume = gql(SUBSCRIBE)
+            resume.variable_values = {"after": one["cursor"]}
+            updates = session.subscribe(resume)
+            missed = (await asyncio.wait_for(anext(updates), 10))["organizationUpdated"]
+            await updates.aclose()
+    assert missed["type"] == "organization.renamed"
+    assert missed["organization"]["name"] == "Missed while away"

@@ -1,0 +1,86 @@
+"""A throwaway schema with one subscription built on ``resolvers.live.live_events``.
+
+The stand-in object is the organization itself (the product's payout, payout account and balance
+types live in other modules): its name changes between events, so a cached object would show an
+old name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.execution import PayoutsExecutionContext
+from models import Organization
+from resolvers.context import Info
+from resolvers.live import LiveEvent, LiveEventFields, live_events
+from services.database import Database
+from services.events import PublishedEvent, record_event
+
+
+@strawberry.type
+class OrgView:
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class OrgEvent(LiveEvent):
+    organization: OrgView
+
+
+async def load_org(session: AsyncSession, event: PublishedEvent) -> OrgView | None:
+    row = await session.get(Organization, event.object_id)
+    if row is None or row.id != event.organization_id:
+        return None
+    return OrgView(id=strawberry.ID(row.id), name=row.name)
+
+
+def build_org_event(fields: LiveEventFields, org: OrgView) -> OrgEvent:
+    return OrgEvent(**fields, organization=org)
+
+
+@strawberry.type
+class Query:
+    ok: bool = True
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def organization_updated(
+        self, info: Info, after: str | None = None
+    ) -> AsyncGenerator[OrgEvent, None]:
+        return await live_events(
+            info,
+            object_type="organization",
+            after=after,
+            load=load_org,
+            build=build_org_event,
+        )
+
+
+SCHEMA = strawberry.Schema(
+    query=Query, subscription=Subscription, execution_context_class=PayoutsExecutionContext
+)
+SUBSCRIBE = """subscription ($after: String) {
+  organizationUpdated(after: $after) { cursor type occurredAt organization { id name } }
+}"""
+
+
+async def rename(db: Database, organization_id: str, name: str, livemode: bool = False) -> None:
+    """Change the stand-in object and record its event, in one transaction."""
+    async with db.transaction() as session:
+        row = await session.get(Organization, organization_id)
+        assert row is not None
+        row.name = name
+        record_event(
+            session,
+            organization_id=organization_id,
+            livemode=livemode,
+            type="organization.renamed",
+            object_type="organization",
+            object_id=organization_id,
+        )
