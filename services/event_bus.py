@@ -33,6 +33,7 @@ from services.events import PublishedEvent
 log = logging.getLogger(__name__)
 
 DEFAULT_MAILBOX_CAPACITY = 256
+DEFAULT_LOG_READERS = 4
 DEFAULT_CHANNEL = "payouts_events"
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; leave room for the framing.
 MAX_NOTIFY_PAYLOAD = 7900
@@ -202,9 +203,14 @@ class SubscriberHub:
 class LiveBus:
     """What ``Database`` and the subscription streams need from a bus."""
 
-    def __init__(self, *, capacity: int = DEFAULT_MAILBOX_CAPACITY) -> None:
+    def __init__(
+        self, *, capacity: int = DEFAULT_MAILBOX_CAPACITY, log_readers: int = DEFAULT_LOG_READERS
+    ) -> None:
         self.capacity = capacity
         self.hub = SubscriberHub()
+        # After a reconnect every subscriber rereads the log at once: take turns, so that the
+        # resync cannot drain the connection pool the rest of the server needs.
+        self.log_reads = asyncio.Semaphore(log_readers)
 
     async def start(self) -> None:
         return None
@@ -241,10 +247,11 @@ class PostgresBus(LiveBus):
         *,
         channel: str = DEFAULT_CHANNEL,
         capacity: int = DEFAULT_MAILBOX_CAPACITY,
+        log_readers: int = DEFAULT_LOG_READERS,
         reconnect_delay: tuple[float, float] = (0.1, 5.0),
         health_check_seconds: float = 15.0,
     ) -> None:
-        super().__init__(capacity=capacity)
+        super().__init__(capacity=capacity, log_readers=log_readers)
         self.dsn = dsn
         self.channel = channel
         self.connected = asyncio.Event()

@@ -122,9 +122,10 @@ async def event_stream(
                 yield event
                 continue
             mailbox.begin_resync()
-            head = await log_head(db, wanted.organization_id)
+            async with bus.log_reads:
+                head = await log_head(db, wanted.organization_id)
             if position is not None:
-                async for replayed in _replay(db, wanted, position, head, page_size):
+                async for replayed in _replay(db, bus, wanted, position, head, page_size):
                     yield replayed
             position = head if position is None else max(position, head)
             mailbox.settle(head)  # when it cannot join the log, it stays stale: read again
@@ -146,13 +147,14 @@ async def log_head(db: Database, organization_id: str) -> int:
 
 
 async def _replay(
-    db: Database, wanted: EventFilter, after_seq: int, head: int, page_size: int
+    db: Database, bus: LiveBus, wanted: EventFilter, after_seq: int, head: int, page_size: int
 ) -> AsyncGenerator[PublishedEvent, None]:
     """Accepted events in ``(after_seq, head]``, one short read per page (no session is held
     open while the consumer takes its time)."""
     position = after_seq
     while position < head:
-        page = await _read_page(db, wanted, position, head, page_size)
+        async with bus.log_reads:
+            page = await _read_page(db, wanted, position, head, page_size)
         for event in page:
             yield event
         if len(page) < page_size:
