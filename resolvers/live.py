@@ -4,6 +4,27 @@ events whose object is re-read from the database, in a session of its own, for e
 A subscription's context lives as long as its WebSocket connection, so nothing cached in it (a
 loader, a session) may serve an event: it would show the object as it was when the connection
 opened. ``live_events`` opens a fresh read session per event instead.
+
+A subscription field is then a few lines (``Payout`` and its loader come from their module)::
+
+    @strawberry.type
+    class PayoutEvent(LiveEvent):
+        payout: Payout
+
+    @strawberry.type
+    class PayoutSubscription:
+        @strawberry.subscription
+        async def payout_updated(
+            self, info: Info, id: strawberry.ID | None = None, after: str | None = None
+        ) -> AsyncGenerator[PayoutEvent, None]:
+            return await live_events(
+                info,
+                object_type="payout",
+                object_id=id,
+                after=after,
+                load=load_payout,  # (session, event) -> Payout | None
+                build=lambda fields, payout: PayoutEvent(**fields, payout=payout),
+            )
 """
 
 from __future__ import annotations

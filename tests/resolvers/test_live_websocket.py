@@ -6,51 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-import uvicorn
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
 
-from api.auth import Authenticator
-from api.graphql_view import PayoutsGraphQL
-from api.settings import Settings
 from services.database import Database
 from services.event_bus import LiveBus
 from tests.support.live import live_database, wait_until_live
-from tests.support.live_schema import SCHEMA, SUBSCRIBE, rename
-from tests.support.live_server import free_port
+from tests.support.live_schema import SUBSCRIBE, rename, serve_live_schema
 from tests.support.orgs import TestOrg
 
 pytestmark = pytest.mark.e2e
 
 PROTOCOL = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]  # "graphql-transport-ws"
-
-
-@asynccontextmanager
-async def serve(db: Database) -> AsyncIterator[str]:
-    settings = Settings(database_url=db.url)
-    view = PayoutsGraphQL(
-        SCHEMA, settings=settings, db=db, authenticator=Authenticator(db), services={}
-    )
-    app = Starlette(routes=[WebSocketRoute("/graphql", view)])
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -63,7 +32,7 @@ async def test_websocket_subscriber_gets_fresh_objects_and_resumes_with_its_curs
     live: tuple[Database, LiveBus], org: TestOrg
 ) -> None:
     db, bus = live
-    async with serve(db) as url:
+    async with serve_live_schema(db) as url:
         transport = WebsocketsTransport(
             url=url, subprotocols=PROTOCOL, init_payload={"x-api-key": org.test_key}
         )

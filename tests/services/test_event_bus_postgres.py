@@ -155,3 +155,37 @@ async def test_resume_on_another_process_with_a_cursor_from_the_first(
         await resumed.close()
         assert events[-1].seq == await log_head(first_db, org.id)
     assert [e.object_id for e in events] == ["po_1", "po_2", "po_3"]
+
+
+async def test_many_subscribers_resync_after_a_reconnect_and_none_misses_an_event(
+    database_url: str, org: TestOrg
+) -> None:
+    async with (
+        live_database(database_url, "postgres") as (writer_db, _),
+        live_database(database_url, "postgres", reconnect_delay=(0.3, 1.0)) as (db, bus),
+    ):
+        assert isinstance(bus, PostgresBus)
+        collectors = [
+            Collector(
+                await open_event_stream(
+                    db, bus, organization_id=org.id, livemode=False, object_type="payout"
+                )
+            )
+            for _ in range(40)
+        ]
+        await wait_until_live(bus, org.id, len(collectors))
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            await admin.fetchval("SELECT pg_terminate_backend($1)", bus.listener_pid)
+        finally:
+            await admin.close()
+        while bus.connected.is_set():
+            await asyncio.sleep(0.01)
+        for i in range(3):
+            await record(writer_db, payout(org, f"po_{i}"))
+        await asyncio.wait_for(bus.connected.wait(), 10)
+        await record(writer_db, payout(org, "po_3"))
+        for collector in collectors:
+            events = await collector.wait_for(4)
+            await collector.close()
+            assert [e.object_id for e in events] == ["po_0", "po_1", "po_2", "po_3"]

@@ -7,17 +7,27 @@ old name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import strawberry
+import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 
+from api.auth import Authenticator
 from api.execution import PayoutsExecutionContext
+from api.graphql_view import PayoutsGraphQL
+from api.settings import Settings
 from models import Organization
 from resolvers.context import Info
 from resolvers.live import LiveEvent, LiveEventFields, live_events
 from services.database import Database
 from services.events import PublishedEvent, record_event
+from tests.support.live_server import free_port
 
 
 @strawberry.type
@@ -84,3 +94,27 @@ async def rename(db: Database, organization_id: str, name: str, livemode: bool =
             object_type="organization",
             object_id=organization_id,
         )
+
+
+@asynccontextmanager
+async def serve_live_schema(db: Database, **settings: Any) -> AsyncIterator[str]:
+    """The real GraphQL view over this schema, on a real uvicorn server; yields the ws:// URL."""
+    config = Settings(database_url=db.url, **settings)
+    view = PayoutsGraphQL(
+        SCHEMA, settings=config, db=db, authenticator=Authenticator(db), services={}
+    )
+    app = Starlette(routes=[WebSocketRoute("/graphql", view)])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await task
