@@ -5,6 +5,7 @@ on a real uvicorn server, driven by gql; the schema is the throwaway one of
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,10 +16,12 @@ from services.database import Database
 from services.event_bus import LiveBus
 from tests.support.live import live_database, wait_until_live
 from tests.support.live_schema import SUBSCRIBE, rename, serve_live_schema
+from tests.support.live_server import ROOT
 from tests.support.orgs import TestOrg
 
 pytestmark = pytest.mark.e2e
 
+NODE_CLIENT = ROOT / "tests" / "support" / "graphql_ws_client.mjs"
 PROTOCOL = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]  # "graphql-transport-ws"
 
 
@@ -63,3 +66,35 @@ async def test_websocket_subscriber_gets_fresh_objects_and_resumes_with_its_curs
             await updates.aclose()
     assert missed["type"] == "organization.renamed"
     assert missed["organization"]["name"] == "Missed while away"
+
+
+async def test_graphql_ws_npm_client_receives_a_live_update(
+    live: tuple[Database, LiveBus], org: TestOrg
+) -> None:
+    db, bus = live
+    async with serve_live_schema(db) as url:
+        node = await asyncio.create_subprocess_exec(
+            "node",
+            str(NODE_CLIENT),
+            url,
+            org.test_key,
+            "1",
+            SUBSCRIBE,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert (await asyncio.wait_for(node.stdout.readline(), 20)).strip() == b"ready"  # type: ignore[union-attr]
+            await wait_until_live(bus, org.id)
+            await rename(db, org.id, "Seen by graphql-ws")
+            out, err = await asyncio.wait_for(node.communicate(), 20)
+        finally:
+            if node.returncode is None:
+                node.kill()
+                await node.wait()
+    assert node.returncode == 0, err.decode()
+    (line,) = out.decode().splitlines()
+    event = json.loads(line)["data"]["organizationUpdated"]
+    assert event["type"] == "organization.renamed"
+    assert event["organization"] == {"id": org.id, "name": "Seen by graphql-ws"}
