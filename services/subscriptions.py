@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from models import Event
 from services.database import Database
 from services.errors import DomainError
-from services.event_bus import LiveBus, MailboxClosed
+from services.event_bus import LiveBus
 from services.events import PublishedEvent
+from services.mailbox import MailboxClosed
 
 _events = Event.__table__  # type: ignore[attr-defined]
 

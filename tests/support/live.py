@@ -9,6 +9,7 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 
 from api.bus import asyncpg_dsn
+from models.base import utcnow
 from services.database import Database
 from services.event_bus import DEFAULT_MAILBOX_CAPACITY, InProcessBus, LiveBus, PostgresBus
 from services.events import PublishedEvent, record_event
@@ -118,3 +119,17 @@ class Collector:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+
+def published(seq: int, org: str = "org_a", object_type: str = "payout") -> PublishedEvent:
+    """An event as the bus carries it (not in any log)."""
+    return PublishedEvent(
+        id=f"evt_{org}_{seq}",
+        organization_id=org,
+        livemode=False,
+        seq=seq,
+        type=f"{object_type}.updated",
+        object_type=object_type,
+        object_id=f"po_{seq}",
+        occurred_at=utcnow(),
+    )
