@@ -140,7 +140,9 @@ class PostgresBus(LiveBus):
             lost = asyncio.Event()
             connection: Any = None
             try:
-                connection = await asyncpg.connect(self.dsn)
+                connection = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": "payouts-event-listener"}
+                )
                 connection.add_termination_listener(_setter(lost))
                 await connection.add_listener(self.channel, self._on_notification)
                 self._connection = connection
