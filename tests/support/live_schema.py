@@ -23,6 +23,7 @@ from api.execution import PayoutsExecutionContext
 from api.graphql_view import PayoutsGraphQL
 from api.settings import Settings
 from models import Organization
+from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.live import LiveEvent, LiveEventFields, live_events
 from services.database import Database
@@ -72,8 +73,21 @@ class Subscription:
         )
 
 
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def rename_organization(self, info: Info, name: str) -> bool:
+        """Changes the stand-in object through whichever server process receives it."""
+        viewer = require_viewer(info)
+        await rename(info.context.db, viewer.organization_id, name, viewer.livemode)
+        return True
+
+
 SCHEMA = strawberry.Schema(
-    query=Query, subscription=Subscription, execution_context_class=PayoutsExecutionContext
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    execution_context_class=PayoutsExecutionContext,
 )
 SUBSCRIBE = """subscription ($after: String) {
   organizationUpdated(after: $after) { cursor type occurredAt organization { id name } }
