@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
+from api.bus import build_event_bus, start_event_bus
 from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
 from api.jobs import payout_policy, start_payout_jobs
@@ -35,8 +36,7 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = []
-STARTUP_HOOKS.append(start_payout_jobs)
+STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs]
 
 
 class AppState:
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         secrets=[settings.secret_key, settings.sandbox_webhook_secret],
     )
     db = Database(settings.database_url, echo=settings.sql_echo)
+    # Installed now so that even events committed before the listener starts are announced.
+    db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db)
     authenticator = Authenticator(db)

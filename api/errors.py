@@ -43,9 +43,23 @@ def error_code(error: GraphQLError) -> str:
 class ErrorShaping(SchemaExtension):
     """Masks unexpected errors and gives each error a machine-readable code."""
 
+    _streamed = False
+
     def on_operation(self) -> Iterator[None]:
+        self._streamed = False
         yield
-        result = self.execution_context.result
+        if self._streamed:
+            return  # each streamed result was shaped on its way out
+        self._shape_result(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscriptions (and anything sent over WebSocket) send results one by one: shape each
+        # before it leaves, or an unexpected error would reach the client unmasked.
+        self._streamed = True
+        self._shape_result(result)
+        yield
+
+    def _shape_result(self, result: Any) -> None:
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             result.errors = [self._shape(error) for error in errors]

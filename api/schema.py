@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 
 from api.cost import QueryCost
 from api.errors import ErrorShaping, is_unexpected
+from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser
 from api.metrics import OperationObserver
 from api.settings import Settings
@@ -69,6 +70,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
         ),
         extensions=_extensions(settings),
+        execution_context_class=PayoutsExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
             disable_field_suggestions=not settings.introspection,

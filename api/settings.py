@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # Fault injection for tests only: SIGKILL the process between a payout's commit and its
     # provider call (the reconciler must finish the payout after a restart).
     fault_kill_after_payout_commit: bool = False
+    # Live updates (README "Live updates"): the bus defaults to "memory" on SQLite and
+    # "postgres" (LISTEN/NOTIFY, reaches every process) on PostgreSQL.
+    event_bus: Literal["memory", "postgres"] | None = None
+    event_channel: str = Field(default="payouts_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    subscription_queue_size: int = Field(default=256, ge=1, le=100_000)
 
     demo_org_on_start: bool = True
     sql_echo: bool = False
@@ -85,6 +90,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def event_bus_kind(self) -> Literal["memory", "postgres"]:
+        if self.event_bus is not None:
+            return self.event_bus
+        return "memory" if self.is_sqlite else "postgres"
 
     @property
     def webhook_base_url(self) -> str:

@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from services.events import EventBus, NullBus, PublishedEvent, persist_pending_events
+from services.events import (
+    EventBus,
+    NullBus,
+    PublishedEvent,
+    StagingEventBus,
+    persist_pending_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +75,8 @@ class Database:
             async with session.begin():
                 yield session
                 published = await persist_pending_events(session)
+                if published and isinstance(self.bus, StagingEventBus):
+                    await self.bus.stage(session, published)
             callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
         await self.publish(published)
         for callback in callbacks:
