@@ -64,13 +64,6 @@ class ErrorShaping(SchemaExtension):
         if result is not None and errors:
             result.errors = [self._shape(error) for error in errors]
 
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        # WebSocket transports send each result as it is yielded, before on_operation ends.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [self._shape(error) for error in errors]
-        yield
-
     def _shape(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)
         if is_unexpected(error):
