@@ -21,7 +21,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.errors import ErrorShaping, is_unexpected
-from api.extensions import CachedParser
+from api.extensions import CachedParser, RejectNulCharacters
 from api.settings import Settings
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
@@ -68,6 +68,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         factory(QueryDepthLimiter, max_depth=settings.max_query_depth),
         factory(MaxAliasesLimiter, max_alias_count=settings.max_query_aliases),
         factory(ValidationCache, maxsize=settings.validation_cache_size),
+        RejectNulCharacters,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
