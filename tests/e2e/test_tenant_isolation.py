@@ -31,6 +31,7 @@ from tests.support.orgs import TestOrg
 from tests.support.schema_walk import (
     INTROSPECTION_QUERY,
     ArgumentBuilder,
+    IdSlot,
     RootField,
     UnhandledField,
     ValueFactory,
@@ -399,3 +400,25 @@ async def test_subscription_never_delivers_a_foreign_event(
     for label, _, box, _ in listeners[1:]:
         delivered = [m for m in box if m.get("type") == "next"]
         assert delivered == [], f"{label} received A's events: {delivered}"
+
+
+def test_slots_get_every_foreign_id_and_mixes_with_own_ids() -> None:
+    group = IdSlot("input.planGroupId", frozenset({"PlanGroup"}), many=False)
+    plans = IdSlot("input.planIds", frozenset({"Plan"}), many=True)
+    args = {"input": {"planGroupId": group, "planIds": [plans], "name": "n"}}
+    foreign = {"PlanGroup": ["plg_a1", "plg_a2"], "Plan": ["plan_a1"]}
+    own = {"PlanGroup": ["plg_b1"], "Plan": ["plan_b1"]}
+    assert [v["input"] for v in fill_slots(args, [group, plans], foreign, own)] == [
+        {"planGroupId": "plg_a1", "planIds": ["plan_a1"], "name": "n"},
+        {"planGroupId": "plg_a2", "planIds": ["plan_a1"], "name": "n"},
+        {"planGroupId": "plg_a1", "planIds": ["plan_b1"], "name": "n"},  # foreign group only
+        {"planGroupId": "plg_b1", "planIds": ["plan_b1", "plan_a1"], "name": "n"},  # foreign plan
+    ]
+    with pytest.raises(UnhandledField, match="no known ids"):
+        list(fill_slots(args, [group, plans], {"Plan": ["plan_a1"]}))
+
+
+def test_leak_scan_finds_tokens_inside_strings_and_short_values_only_whole() -> None:
+    body = {"data": {"x": {"name": "Plan isoatest1", "last4": "4719", "id": "ba_4719xyz"}}}
+    assert leaked(body, ["isoatest1"], ["4719"]) == ["4719", "isoatest1"]
+    assert leaked({"data": {"id": "ba_4719xyz"}}, [], ["4719"]) == []
