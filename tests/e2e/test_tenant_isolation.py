@@ -167,6 +167,7 @@ async def collect_owned(url: str, key: str, schema: GraphQLSchema, state: Seeded
             for typename, object_id in objects_with_ids(body):
                 if typename != "Organization":  # the caller's own organization, see viewer
                     state.add(typename, object_id)
+            state.cursors.update(cursors_in(body))
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +188,20 @@ async def world(server: LiveServer, db: Database) -> AsyncIterator[World]:
     yield World(schema, a, b, states["atest"], states["alive"], states["btest"], states["blive"])
 
 
+def cursors_in(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["cursor"]} if isinstance(value.get("cursor"), str) else set()
+        return found.union(*(cursors_in(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(cursors_in(v) for v in value))
+    return set()
+
+
 def principals(world: World) -> dict[str, Principal]:
     both = Seeded()
     both.merge(world.test)
     both.merge(world.live)
+    both.tokens |= {world.a.id, world.a.name}  # another organization's identity, too
     owners = ((world.a.test_key, world.test), (world.a.live_key, world.live))
     return {
         "org-b-test-key": Principal("org-b-test-key", world.b.test_key, both, world.b_test, owners),
@@ -245,7 +256,7 @@ def problems_of(call: Call, status: int, body: Any, who: Principal) -> list[str]
     found: list[str] = []
     if body.get("errors"):
         found.append(f"{where}: top-level errors {body['errors']}")
-    leaks = leaked(body, who.forbidden.tokens, who.forbidden.exact)
+    leaks = leaked(body, who.forbidden.tokens | who.forbidden.cursors, who.forbidden.exact)
     if leaks:
         found.append(f"{where}: leaked {leaks}: {body}")
     value = (body.get("data") or {}).get(call.root.name)
@@ -300,6 +311,29 @@ async def test_foreign_ids_get_nothing_from_any_field(
     assert problems == []
     assert after == before, "A's data changed"
     assert {c.root.key for c in plan.calls if c.with_ids} >= {"query.node"}
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+async def test_foreign_cursors_reveal_nothing(server: LiveServer, world: World, who: str) -> None:
+    """A's pagination cursors passed as ``after`` to every field taking one: the caller's own
+    page (or a refusal), never A's objects."""
+    principal = principals(world)[who]
+    cursors = sorted(principal.forbidden.cursors)
+    paged = [r for r in every_field(world.schema) if "after" in r.definition.args]
+    assert cursors and paged, "no connection to page through: seed something listable"
+    problems: list[str] = []
+    async with GraphQLClient(server.graphql_url, principal.key) as client:
+        for root in paged:
+            query = operation_text(world.schema, root, ["after"])
+            for cursor in cursors:
+                call = Call(root, query, {"after": cursor}, with_ids=False)
+                response = await call_politely(client, call)
+                body = response.json()
+                codes = {(e.get("extensions") or {}).get("code") for e in body.get("errors") or []}
+                if codes <= {"BAD_USER_INPUT"}:  # a refused cursor is fine; a leak is not
+                    body.pop("errors", None)
+                problems += problems_of(call, response.status_code, body, principal)
+    assert problems == []
 
 
 # --- subscriptions ---------------------------------------------------------------------------

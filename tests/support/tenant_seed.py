@@ -25,6 +25,7 @@ class Seeded:
     ids: dict[str, list[str]] = field(default_factory=dict)  # GraphQL type -> ids
     tokens: set[str] = field(default_factory=set)  # forbidden anywhere inside a string
     exact: set[str] = field(default_factory=set)  # forbidden as a whole string value
+    cursors: set[str] = field(default_factory=set)  # pagination cursors of its connections
 
     def add(self, typename: str, object_id: str) -> None:
         ids = self.ids.setdefault(typename, [])
@@ -38,6 +39,7 @@ class Seeded:
                 self.add(typename, object_id)
         self.tokens |= other.tokens
         self.exact |= other.exact
+        self.cursors |= other.cursors
 
 
 @dataclass
