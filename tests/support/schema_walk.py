@@ -211,13 +211,17 @@ class ArgumentBuilder:
         self.schema = schema
         self.values = values
 
-    def build(self, root: RootField) -> tuple[dict[str, Any], list[IdSlot]]:
+    def build(
+        self, root: RootField, *, optional_ids: bool = True
+    ) -> tuple[dict[str, Any], list[IdSlot]]:
+        """Required arguments, and optional id arguments unless ``optional_ids`` is False."""
         slots: list[IdSlot] = []
         return_type = get_named_type(root.definition.type).name
         args: dict[str, Any] = {}
         for name, arg in root.definition.args.items():
             required = isinstance(arg.type, GraphQLNonNull)
-            if not (required or _is_id_name(name) or self._is_id_typed(arg.type)):
+            wanted = optional_ids and (_is_id_name(name) or self._is_id_typed(arg.type))
+            if not (required or wanted):
                 continue
             hint = return_type if name in ("id", "ids") else _id_hint(name)
             args[name] = self._value(arg, name, name, hint, slots)
