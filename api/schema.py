@@ -24,7 +24,7 @@ from strawberry.types import ExecutionContext
 from api.cost import QueryCost
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
-from api.extensions import CachedParser
+from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance import BalanceMutation, BalanceQuery
@@ -92,6 +92,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
             max_cost=settings.max_query_cost,
             default_page_size=settings.cost_default_page_size,
         ),
+        RejectNulCharacters,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
