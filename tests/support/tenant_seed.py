@@ -178,3 +178,33 @@ async def seed_plans(ctx: SeedContext) -> None:
     group_id = group["planGroup"]["id"]
     ctx.seeded.add("PlanGroup", group_id)
     await mutate(ctx.client, ADD_TO_GROUP, {"planGroupId": group_id, "planId": plan_ids[0]})
+
+
+CREDIT = """
+mutation($input: TestCreditBalanceInput!) {
+  testCreditBalance(input: $input) { balanceTransaction { id } userErrors { code message } }
+}"""
+REQUEST_PAYOUT = """
+mutation($input: RequestPayoutInput!) {
+  requestPayout(input: $input) { payout { id } userErrors { code message } }
+}"""
+
+
+@seeder("balance_transaction", modes=("test",))
+async def seed_balance_transaction(ctx: SeedContext) -> None:
+    payload = await mutate(
+        ctx.client, CREDIT, {"amount": 500_000, "description": f"Credit {ctx.marker}"}
+    )
+    ctx.seeded.add("BalanceTransaction", payload["balanceTransaction"]["id"])
+
+
+@seeder("payout", modes=("test",))
+async def seed_payout(ctx: SeedContext) -> None:
+    # Two payouts: one stays cancellable for a moment, one settles through the sandbox.
+    for amount in (1_234, 5_678):
+        payload = await mutate(
+            ctx.client,
+            REQUEST_PAYOUT,
+            {"amount": amount, "description": f"Payout {ctx.marker} {amount}"},
+        )
+        ctx.seeded.add("Payout", payload["payout"]["id"])
