@@ -149,14 +149,19 @@ async def test_subscriber_on_one_process_gets_every_update_of_a_payout_made_thro
 ) -> None:
     second_port = free_port()
     # Both processes' sandbox workers send their webhooks to the second process.
-    to_second = {"PAYOUTS_PUBLIC_URL": f"http://127.0.0.1:{second_port}"}
+    to_second = f"http://127.0.0.1:{second_port}"
     db = Database(private_database_url)
     try:
         org = await make_org(db, "Two processes")
         with (
-            start_server(private_database_url, tmp_path / "first.log", **to_second) as first,
             start_server(
-                private_database_url, tmp_path / "second.log", port=second_port, **to_second
+                private_database_url, tmp_path / "first.log", PAYOUTS_PUBLIC_URL=to_second
+            ) as first,
+            start_server(
+                private_database_url,
+                tmp_path / "second.log",
+                port=second_port,
+                PAYOUTS_PUBLIC_URL=to_second,
             ) as second,
         ):
             await verify_through_api(second, org)
