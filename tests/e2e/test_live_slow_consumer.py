@@ -60,6 +60,8 @@ async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
             private_database_url,
             tmp_path / "server.log",
             PAYOUTS_SUBSCRIPTION_QUEUE_SIZE=str(CAPACITY),
+            # A reader that reads nothing cannot answer keepalive pings either.
+            PAYOUTS_WS_PING_INTERVAL_SECONDS="300",
         ) as server:
             sock = _small_socket()
             sock.connect(("127.0.0.1", server.port))
