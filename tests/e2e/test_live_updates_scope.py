@@ -17,7 +17,11 @@ from services import ledger
 from services.database import Database
 from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
 from tests.conftest import make_org
-from tests.support.accounts import complete_verification, individual_input
+from tests.support.accounts import (
+    complete_verification,
+    individual_input,
+    wait_for_account_status,
+)
 from tests.support.graphql import GraphQLClient
 from tests.support.live_client import (
     BALANCE_UPDATED,
@@ -117,6 +121,8 @@ async def test_subscribers_only_ever_see_their_own_organization_and_mode(
                     b, individual_input(account_number="000111222333")
                 )
                 assert not result["userErrors"], result
+                await wait_for_account_status(b, "VERIFIED")
+            await asyncio.sleep(0.5)  # let the last webhooks' after-commit work settle
             expected = {
                 key: await _logged(db, key[0], key[1], key[2], starts[key[0]])
                 for key in subscribers
