@@ -28,6 +28,7 @@ from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance import BalanceMutation, BalanceQuery
+from resolvers.live_fields import LiveSubscription
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
 from resolvers.payouts import PayoutMutation, PayoutQuery
@@ -50,7 +51,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     PayoutMutation,
     PlanMutation,
 )
-SUBSCRIPTION_TYPES: tuple[type, ...] = ()
+SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 
 
 class PayoutsSchema(strawberry.Schema):
