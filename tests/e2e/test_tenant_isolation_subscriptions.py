@@ -20,6 +20,7 @@ from graphql import GraphQLSchema, introspection_from_schema
 
 from api.schema import build_schema
 from services.database import Database
+from tests.support.accounts import wait_for_account_status
 from tests.support.graphql import GraphQLClient
 from tests.support.isolation import Principal, World, build_world, plan_calls, principals
 from tests.support.live_server import LiveServer
@@ -124,6 +125,22 @@ def _next(box: list[Any]) -> list[Any]:
     return [m for m in box if m.get("type") == "next"]
 
 
+SET_ACCOUNT_STATUS = """
+mutation($input: TestSetPayoutAccountStatusInput!) {
+  testSetPayoutAccountStatus(input: $input) { userErrors { code message } }
+}"""
+
+
+async def fresh_activity(client: GraphQLClient) -> None:
+    """New events of every kind in A's test mode: the seeders again (balance, payouts...) and a
+    round trip of the payout account's status (an existing account is not created again)."""
+    await seed_tenant(client, livemode=False, marker=f"isoafresh{uuid.uuid4().hex[:8]}")
+    for status in ("RESTRICTED", "VERIFIED"):
+        result = await client.data(SET_ACCOUNT_STATUS, {"input": {"status": status}})
+        assert result["testSetPayoutAccountStatus"]["userErrors"] == [], result
+        await wait_for_account_status(client, status)
+
+
 @pytest.mark.parametrize("field_name", SUBSCRIPTIONS)
 async def test_subscription_never_delivers_a_foreign_event(
     server: LiveServer, world: World, field_name: str
@@ -149,7 +166,7 @@ async def test_subscription_never_delivers_a_foreign_event(
             box, task = await _subscribe(server.ws_url, principal.key, call.query, call.variables)
             foreign.append((principal, box, task))
     async with GraphQLClient(server.graphql_url, world.a.test_key) as client:
-        await seed_tenant(client, livemode=False, marker=f"isoafresh{uuid.uuid4().hex[:8]}")
+        await fresh_activity(client)
     for _ in range(100):
         if _next(control):
             break
