@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         fmt=settings.log_format,
         secrets=[settings.secret_key, settings.sandbox_webhook_secret],
     )
-    db = Database(settings.database_url, echo=settings.sql_echo)
+    db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
     # Installed now so that even events committed before the listener starts are announced.
     db.bus = build_event_bus(settings)
     state = AppState(settings, db)

@@ -15,7 +15,7 @@ from services.database import Database
 
 log = logging.getLogger(__name__)
 # Fixed size: overflow connections are opened and closed per request under load (py-spy).
-LOOKUP_POOL_SIZE = 10
+LOOKUP_POOL_SIZE = 4
 _ADAPTER_OPTIONS = (
     "prepared_statement_cache_size",
     "prepared_statement_name_func",

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     event_channel: str = Field(default="payouts_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     subscription_queue_size: int = Field(default=256, ge=1, le=100_000)
 
+    # PostgreSQL connections per process: this many pooled, as many again under bursts.
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
     demo_org_on_start: bool = True
     sql_echo: bool = False
     log_level: str = "INFO"

@@ -55,6 +55,8 @@ def server_env(database_url: str, port: int, **overrides: str) -> dict[str, str]
             "PAYOUTS_PORT": str(port),
             "PAYOUTS_SANDBOX_DELAY_SECONDS": "0.2",
             "PAYOUTS_DEMO_ORG_ON_START": "false",
+            # Several servers share the test PostgreSQL (max_connections 100 by default).
+            "PAYOUTS_DB_POOL_SIZE": "5",
             "PYTHONPATH": str(ROOT),
         }
     )
