@@ -14,7 +14,7 @@ import pytest
 import websockets
 
 from services.database import Database
-from services.subscriptions import decode_event_cursor, log_head
+from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
 from tests.conftest import make_org
 from tests.support.graphql import GraphQLClient
 from tests.support.live_client import metric, wait_for_open_subscriptions
@@ -63,6 +63,12 @@ async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
             # A reader that reads nothing cannot answer keepalive pings either.
             PAYOUTS_WS_PING_INTERVAL_SECONDS="300",
         ) as server:
+            async with GraphQLClient(server.graphql_url, org.test_key) as http:
+                await credit(http, 1)  # so that there is a cursor to subscribe after
+            start = await log_head(db, org.id)
+            query = QUERY.replace(
+                "balanceUpdated {", f'balanceUpdated(after: "{encode_event_cursor(start)}") {{'
+            )
             sock = _small_socket()
             sock.connect(("127.0.0.1", server.port))
             async with websockets.connect(
@@ -79,7 +85,7 @@ async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
                 )
                 assert json.loads(await ws.recv())["type"] == "connection_ack"
                 for op in range(SUBSCRIPTIONS):
-                    subscribe = {"id": str(op), "type": "subscribe", "payload": {"query": QUERY}}
+                    subscribe = {"id": str(op), "type": "subscribe", "payload": {"query": query}}
                     await ws.send(json.dumps(subscribe))
                 await wait_for_open_subscriptions(server, SUBSCRIPTIONS)
                 rss0 = _rss(server.process.pid)
@@ -92,13 +98,13 @@ async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
                 seqs = await _read_until(ws, head)
     finally:
         await db.dispose()
-    assert head == 2 * CREDITS
+    assert head == start + 2 * CREDITS
     assert 1 <= peak <= CAPACITY
     assert overflows >= 1  # it fell behind, and was resynced rather than buffered
     # 2,000 events x 2 subscriptions x 5 KB = 20 MB would have piled up in an unbounded queue.
     assert rss1 - rss0 < 16 * 1024 * 1024, (rss0, rss1)
     for op in range(SUBSCRIPTIONS):  # every event, once, in order, on every subscription
-        assert seqs[str(op)] == list(range(1, head + 1)), op
+        assert seqs[str(op)] == list(range(start + 1, head + 1)), op
 
 
 async def _read_until(ws: Any, head: int) -> dict[str, list[int]]:

@@ -173,11 +173,11 @@ async def test_subscriber_on_one_process_gets_every_update_of_a_payout_made_thro
             await verify_through_api(second, org)
             async with GraphQLClient(second.graphql_url, org.test_key) as http:
                 await credit(http, 5_000)
+                after = await head_cursor(db, org.id)
                 async with ws_session(first.ws_url, org.test_key) as session:
-                    subscriber = Subscriber(session, PAYOUT_UPDATED)
+                    subscriber = Subscriber(session, PAYOUT_UPDATED, {"after": after})
                     try:
                         await wait_for_open_subscriptions(first, 1)
-                        # No `after`: whatever arrives came live, through NOTIFY.
                         payout_id = (await request_payout(http, 2_000))["payout"]["id"]
                         await wait_for_status(http, payout_id, "PAID")
                         events = await subscriber.wait_for(3)
@@ -207,7 +207,10 @@ def _webhook_hits(live: LiveServer) -> int:
 async def test_graphql_ws_npm_client_receives_a_balance_update(
     server: LiveServer, db: Database, org: TestOrg
 ) -> None:
+    async with GraphQLClient(server.graphql_url, org.test_key) as http:
+        await credit(http, 1_000)  # so that there is a cursor to subscribe after
     after = await head_cursor(db, org.id)
+    assert after is not None
     query = "subscription ($after: String) { balanceUpdated(after: $after) { type balance { available } } }"
     node = await asyncio.create_subprocess_exec(
         "node",
@@ -234,4 +237,4 @@ async def test_graphql_ws_npm_client_receives_a_balance_update(
     assert node.returncode == 0, err.decode()
     results = [json.loads(line) for line in out.decode().splitlines()]
     assert [r["data"]["balanceUpdated"]["type"] for r in results] == ["balance.updated"] * 2
-    assert results[-1]["data"]["balanceUpdated"]["balance"]["available"] == 1_234
+    assert results[-1]["data"]["balanceUpdated"]["balance"]["available"] == 2_234
