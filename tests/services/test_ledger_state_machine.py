@@ -27,26 +27,20 @@ from hypothesis.stateful import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from api.settings import Settings
 from models import (
-    Balance,
-    BalanceTransaction,
     BankAccount,
     Payout,
     PayoutAccount,
     PendingRelease,
-    ProviderEvent,
     SandboxTransfer,
 )
 from models.base import new_id, utcnow
 from providers.base import TransferRequest, WebhookEvent
-from providers.registry import ProviderRegistry
-from providers.sandbox import SandboxConfig, SandboxProvider
 from services import api_keys, balance_release, ledger, payouts, reconciler, webhooks
 from services.database import Database, after_commit
 from services.errors import DomainError, ValidationFailed
-from services.ledger_audit import verify
 from tests.support.ledger_model import LedgerModel, ModelEvent
+from tests.support.ledger_observation import Env, environment, observe
 from tests.support.loop_thread import LoopThread
 from tests.support.payout_setup import insert_verified_payout_account
 
@@ -71,15 +65,6 @@ MACHINE_SETTINGS = settings(
     # prints its whole (at most 30 step) program anyway.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
-
-
-@dataclasses.dataclass
-class Env:
-    loop: LoopThread
-    db: Database
-    provider: SandboxProvider
-    registry: ProviderRegistry
-    config: SandboxConfig
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -388,7 +373,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def ledger_matches_model(self) -> None:
         if not hasattr(self, "model"):
             return
-        state = self.run(self._observe())
+        state = self.run(observe(self.db, self.org_id, list(self.model.events)))
         assert state["violations"] == [], state["violations"]
         assert state["buckets"] == self.model.buckets
         assert state["statuses"] == {p.id: p.status for p in self.model.payouts.values()}
@@ -402,80 +387,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert sum(kinds.count(k) for k in RETURNS) <= 1, (payout, kinds)
             assert sorted(payout.entries) == sorted(kinds), (payout, kinds)
 
-    async def _observe(self) -> dict[str, Any]:
-        async with self.db.read() as session, session.begin():
-            violations = await verify(session)
-        async with self.db.read() as session:
-            ours = await self._object_ids(session)
-            # Earlier examples' organizations share the database: judge only this one's.
-            violations = [v for v in violations if v.object_id in ours]
-            balance = await ledger.get_balance(session, self.org_id, False, "usd")
-            rows = (
-                await session.execute(
-                    sa.select(Payout).where(col(Payout.organization_id) == self.org_id)
-                )
-            ).scalars()
-            payout_rows = list(rows)
-            entries = await session.execute(
-                sa.select(col(BalanceTransaction.source_id), col(BalanceTransaction.type)).where(
-                    col(BalanceTransaction.organization_id) == self.org_id,
-                    col(BalanceTransaction.source_type) == "payout",
-                )
-            )
-            by_payout: dict[str, list[str]] = {}
-            for source_id, kind in entries.all():
-                by_payout.setdefault(str(source_id), []).append(str(kind))
-            event_rows = await session.execute(
-                sa.select(col(ProviderEvent.event_id), col(ProviderEvent.applied_at)).where(
-                    col(ProviderEvent.event_id).in_(list(self.model.events))
-                )
-            )
-            events = [(str(eid), applied is not None) for eid, applied in event_rows.all()]
-            balance_rows = await session.execute(
-                sa.select(sa.func.count()).where(col(Balance.organization_id) == self.org_id)
-            )
-        assert balance_rows.scalar_one() <= 1
-        assert len(events) == len({eid for eid, _ in events})  # one row per event id
-        return {
-            "violations": violations,
-            "buckets": {
-                "available": balance.available,
-                "pending": balance.pending,
-                "in_transit": balance.in_transit,
-                "paid_out": balance.paid_out,
-            },
-            "statuses": {p.id: str(p.status) for p in payout_rows},
-            "transfers": {p.id: p.provider_transfer_id for p in payout_rows},
-            "entries": by_payout,
-            "events": dict(events),
-        }
-
-    async def _object_ids(self, session: Any) -> set[str]:
-        ids: set[str] = set()
-        for table in (Balance, Payout, BalanceTransaction):
-            found = await session.execute(
-                sa.select(col(table.id)).where(col(table.organization_id) == self.org_id)
-            )
-            ids.update(str(i) for i in found.scalars())
-        return ids
-
-
-async def _environment(url: str, loop: LoopThread) -> Env:
-    db = Database(url)
-    config = SandboxConfig(
-        webhook_url="http://127.0.0.1:9/webhooks/sandbox",  # the test plays the provider's events
-        webhook_secret=Settings().sandbox_webhook_secret,
-        delay_seconds=3600,
-    )
-    provider = SandboxProvider(db, config, is_postgres=not db.is_sqlite)
-    return Env(loop, db, provider, ProviderRegistry(provider), config)
-
 
 def test_ledger_and_payouts_keep_every_invariant_under_random_steps(
     private_database_url: str,
 ) -> None:
     loop = LoopThread()
-    env = loop.run(_environment(private_database_url, loop))
+    env = loop.run(environment(private_database_url, loop))
     LedgerMachine.env = env
     try:
         run_state_machine_as_test(LedgerMachine, settings=MACHINE_SETTINGS)
