@@ -27,6 +27,7 @@ def build_registry(settings: Settings, db: Database) -> ProviderRegistry:
             webhook_secret=settings.sandbox_webhook_secret,
             delay_seconds=settings.sandbox_delay_seconds,
             refuse_transfers=settings.sandbox_refuse_transfers,
+            delivery_lease_seconds=settings.sandbox_delivery_lease_seconds,
         ),
         is_postgres=not db.is_sqlite,
     )

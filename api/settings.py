@@ -44,6 +44,7 @@ class Settings(BaseSettings):
 
     sandbox_delay_seconds: float = 2.0
     sandbox_refuse_transfers: bool = False
+    sandbox_delivery_lease_seconds: float = Field(default=30.0, gt=0)
     live_provider: str | None = None
 
     # Payouts (README "Payouts"): fee = amount * bps / 10000 (rounded down) + fixed cents.
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     payout_max_attempts: int = Field(default=5, ge=1)
     payout_retry_base_seconds: float = Field(default=2.0, gt=0)
     payout_retry_grace_seconds: float = Field(default=10.0, ge=0)
+    payout_claim_lease_seconds: float = Field(default=30.0, gt=0)
     reconciler_interval_seconds: float = Field(default=1.0, gt=0)
     balance_release_interval_seconds: float = Field(default=0.5, gt=0)
     # Fault injection for tests only: SIGKILL the process between a payout's commit and its

@@ -50,6 +50,10 @@ class PayoutPolicy:
     max_attempts: int = 5
     retry_base_seconds: float = 2.0
     retry_grace_seconds: float = 10.0
+    # How long a reconciler claim keeps other processes off a payout. A process that dies
+    # holding the claim delays the payout that long; the provider call is idempotent, so a
+    # short lease is safe.
+    claim_lease_seconds: float = 30.0
     # Fault injection for tests: SIGKILL the process between commit and provider call.
     kill_after_commit: bool = False
 

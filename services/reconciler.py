@@ -35,8 +35,6 @@ from services.database import AfterCommit, Database
 from services.payouts import PayoutPolicy
 
 log = logging.getLogger(__name__)
-# How long a claimed attempt may take before another process may try again.
-CLAIM_LEASE = timedelta(seconds=30)
 MAX_BACKOFF_SECONDS = 300.0
 GIVE_UP_CODE = "provider_unavailable"
 
@@ -167,6 +165,10 @@ async def _record_failure(
     session.add(payout)
 
 
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
 def _backoff(policy: PayoutPolicy, attempts: int) -> timedelta:
     seconds = policy.retry_base_seconds * 2 ** max(attempts - 1, 0)
     return timedelta(seconds=min(seconds, MAX_BACKOFF_SECONDS))
@@ -225,7 +227,7 @@ async def _claim_due(session: AsyncSession, policy: PayoutPolicy, limit: int) ->
             )
             continue
         payout.attempts += 1
-        payout.next_attempt_at = now + CLAIM_LEASE
+        payout.next_attempt_at = now + _seconds(policy.claim_lease_seconds)
         session.add(payout)
         claimed.append(payout.id)
     return claimed

@@ -12,3 +12,6 @@ class SandboxConfig:
     poll_seconds: float = 0.1
     request_timeout_seconds: float = 5.0
     max_backoff_seconds: float = 30.0
+    # How long a claimed delivery is left alone; a deliverer that died holding it blocks it
+    # that long (the receiver dedupes a double delivery, so shorter is safe, just noisier).
+    delivery_lease_seconds: float = 30.0

@@ -24,7 +24,6 @@ from providers.base import TransactionFactory
 from providers.sandbox.config import SandboxConfig
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=30)
 BATCH = 50
 
 
@@ -143,7 +142,7 @@ class WebhookDeliverer:
                 await session.execute(
                     sa.update(table)
                     .where(col(table.id).in_([r[0] for r in rows]))
-                    .values(lease_until=now + LEASE)
+                    .values(lease_until=now + timedelta(seconds=self.config.delivery_lease_seconds))
                 )
         return rows
 
