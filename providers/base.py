@@ -134,6 +134,11 @@ class PayoutProvider(Protocol):
         """True when the provider canceled it (only before it left for the bank)."""
         ...
 
+    async def find_transfer(self, idempotency_key: str) -> Transfer | None:
+        """The transfer created with this idempotency key, or None when there is none.
+        Raises ProviderError when the provider cannot say."""
+        ...
+
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """Verify the signature on the raw body, then parse. Raises WebhookVerificationError."""
         ...

@@ -4,8 +4,11 @@ Right after ``requestPayout`` commits we ask the provider for the transfer (``su
 call fails, times out, or the process dies first, the payout keeps ``provider_transfer_id``
 empty and a ``next_attempt_at``: the reconciler (``reconcile_due``, run by every server process)
 claims such payouts with ``SKIP LOCKED`` and retries with the same provider idempotency key, so
-the provider creates at most one transfer. After ``max_attempts`` the payout is FAILED
-(``provider_unavailable``) and its funds return to available.
+the provider creates at most one transfer. After ``max_attempts`` the reconciler asks the provider
+whether a transfer exists for the payout's idempotency key (the process may have died after the
+provider created it): if one does, the payout adopts it; if the provider confirms none, the
+payout is FAILED (``provider_unavailable``) and its funds return to available. While the provider
+cannot answer, the payout stays PENDING: funds are never returned for a transfer that may exist.
 """
 
 from __future__ import annotations
@@ -179,10 +182,51 @@ async def reconcile_due(
 ) -> int:
     """One pass: retry due payouts the provider has not accepted; give up on exhausted ones."""
     async with db.transaction() as session:
-        retry = await _claim_due(session, policy, limit)
+        retry, exhausted = await _claim_due(session, policy, limit)
     for payout_id in retry:
         await submit(db, registry, policy, payout_id)
-    return len(retry)
+    for payout_id in exhausted:
+        await _adopt_or_give_up(db, registry, policy, payout_id)
+    return len(retry) + len(exhausted)
+
+
+async def _adopt_or_give_up(
+    db: Database, registry: ProviderRegistry, policy: PayoutPolicy, payout_id: str
+) -> None:
+    async with db.read() as session:
+        payout = await session.get(Payout, payout_id)
+    if payout is None or payout.provider_transfer_id is not None:
+        return
+    try:
+        provider = registry.for_mode(payout.livemode)
+        existing = await provider.find_transfer(payout.provider_idempotency_key)
+    except ProviderNotConfigured:
+        existing = None  # no provider: nothing can have been created
+    except ProviderError as exc:
+        log.warning("cannot learn whether payout %s has a transfer: %s", payout_id, exc)
+        async with db.transaction() as session:
+            await _record_failure(session, payout_id, str(exc), policy)
+        return
+    async with db.transaction() as session:
+        if existing is not None:
+            await record_accepted(session, payout.provider, payout_id, existing.id)
+            return
+        locked = await payouts.lock_payout(
+            session, sa.select(Payout).where(col(Payout.id) == payout_id)
+        )
+        if locked is None or locked.provider_transfer_id is not None:
+            return
+        if locked.status != PayoutStatus.PENDING:
+            return
+        await payouts.transition(
+            session,
+            locked,
+            PayoutStatus.FAILED,
+            source="reconciler",
+            failure_code=GIVE_UP_CODE,
+            failure_message=f"The provider did not accept the transfer after "
+            f"{locked.attempts} attempts: {locked.last_error or 'no answer'}"[:500],
+        )
 
 
 async def backlog(db: Database) -> int:
@@ -199,7 +243,10 @@ async def backlog(db: Database) -> int:
     return int(count.scalar_one())
 
 
-async def _claim_due(session: AsyncSession, policy: PayoutPolicy, limit: int) -> list[str]:
+async def _claim_due(
+    session: AsyncSession, policy: PayoutPolicy, limit: int
+) -> tuple[list[str], list[str]]:
+    """Lease due payouts: those to retry, and those out of attempts (to adopt or give up)."""
     now = utcnow()
     stmt = (
         sa.select(Payout)
@@ -213,21 +260,14 @@ async def _claim_due(session: AsyncSession, policy: PayoutPolicy, limit: int) ->
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    claimed: list[str] = []
+    retry: list[str] = []
+    exhausted: list[str] = []
     for payout in (await session.execute(stmt.execution_options(populate_existing=True))).scalars():
         if payout.attempts >= policy.max_attempts:
-            await payouts.transition(
-                session,
-                payout,
-                PayoutStatus.FAILED,
-                source="reconciler",
-                failure_code=GIVE_UP_CODE,
-                failure_message=f"The provider did not accept the transfer after "
-                f"{payout.attempts} attempts: {payout.last_error or 'no answer'}"[:500],
-            )
-            continue
-        payout.attempts += 1
+            exhausted.append(payout.id)
+        else:
+            payout.attempts += 1
+            retry.append(payout.id)
         payout.next_attempt_at = now + _seconds(policy.claim_lease_seconds)
         session.add(payout)
-        claimed.append(payout.id)
-    return claimed
+    return retry, exhausted

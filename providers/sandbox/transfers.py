@@ -52,6 +52,13 @@ class SandboxTransfers:
         self.deliverer.wake()
         return Transfer(id=transfer.id, status=transfer.status)
 
+    async def find_transfer(self, idempotency_key: str) -> Transfer | None:
+        # Lookups keep working while creation is refused (refuse_transfers), as at real
+        # providers where an outage of one endpoint is the common case.
+        async with self.db.transaction() as session:
+            found = await _by_key(session, idempotency_key)
+        return None if found is None else Transfer(id=found.id, status=found.status)
+
     async def cancel_transfer(self, transfer_id: str) -> bool:
         async with self.db.transaction() as session:
             transfer = await _locked(session, transfer_id)

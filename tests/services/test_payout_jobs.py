@@ -5,6 +5,7 @@ that arrives before the transfer is known is applied once the provider's answer 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlmodel import col
 from api.settings import Settings
 from models import Balance, BalanceTransaction, Payout, SandboxTransfer
 from models.base import utcnow
-from providers.base import Transfer, TransferRequest, WebhookEvent
+from providers.base import ProviderError, Transfer, TransferRequest, WebhookEvent
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
 from services import api_keys, balance_release, ledger, payouts, reconciler, webhooks
@@ -238,5 +239,95 @@ async def test_transfer_accepted_after_giving_up_is_canceled_and_funds_stay_retu
     assert final.failure_code == "provider_unavailable"
     assert final.provider_transfer_id == transfer.id
     assert transfer.status == "canceled"
+    assert (balance.available, balance.in_transit) == (5_000, 0)
+    assert await audit(db) == []
+
+
+async def request_unsubmitted(db: Database, org_id: str, policy: payouts.PayoutPolicy) -> Payout:
+    """A committed payout whose after-commit provider call never happened (process died)."""
+    async with db.transaction() as session:
+        return await payouts.request_payout(
+            session,
+            organization_id=org_id,
+            livemode=False,
+            currency="usd",
+            amount=2_000,
+            description=None,
+            provider="sandbox",
+            policy=policy,
+        )
+
+
+async def exhaust_attempts(db: Database, registry: ProviderRegistry, policy: Any) -> None:
+    for _ in range(policy.max_attempts + 2):
+        await reconciler.reconcile_due(db, registry, policy)
+        async with db.transaction() as session:  # make every leased payout due again
+            await session.execute(sa.update(Payout).values(next_attempt_at=utcnow()))
+
+
+async def test_out_of_attempts_adopts_a_transfer_the_provider_already_holds(
+    databases: list[Database],
+) -> None:
+    db = databases[0]
+    org_id = await new_org(db)
+    await credit(db, org_id, 5_000)
+    policy = payouts.PayoutPolicy(max_attempts=2, retry_grace_seconds=0)
+    payout = await request_unsubmitted(db, org_id, policy)
+    healthy = registry_for(db)
+    # The provider created the transfer, then the process died before recording its id...
+    await reconciler.submit(db, healthy, policy, payout.id)
+    async with db.transaction() as session:
+        row = await session.get(Payout, payout.id)
+        assert row is not None
+        created_id, row.provider_transfer_id = row.provider_transfer_id, None
+        session.add(row)
+    # ...and from then on the provider refuses every new transfer.
+    refusing = dataclasses.replace(healthy.sandbox.config, refuse_transfers=True)
+    outage = ProviderRegistry(SandboxProvider(db, refusing, is_postgres=not db.is_sqlite))
+    await exhaust_attempts(db, outage, policy)
+    async with db.read() as session:
+        final = await session.get(Payout, payout.id)
+        balance = (
+            await session.execute(sa.select(Balance).where(col(Balance.organization_id) == org_id))
+        ).scalar_one()
+    assert final is not None and final.status == "PENDING"  # never refunded
+    assert final.provider_transfer_id == created_id
+    assert (balance.available, balance.in_transit) == (3_000, 2_000)
+    assert await reconciler.backlog(db) == 0
+    assert await audit(db) == []
+
+
+class Unreachable(SandboxProvider):
+    async def create_transfer(self, request: TransferRequest) -> Transfer:
+        raise ProviderError("connection refused")
+
+    async def find_transfer(self, idempotency_key: str) -> Transfer | None:
+        raise ProviderError("connection refused")
+
+
+async def test_out_of_attempts_keeps_funds_reserved_while_provider_cannot_answer(
+    databases: list[Database],
+) -> None:
+    db = databases[0]
+    org_id = await new_org(db)
+    await credit(db, org_id, 5_000)
+    policy = payouts.PayoutPolicy(max_attempts=2, retry_grace_seconds=0)
+    payout = await request_unsubmitted(db, org_id, policy)
+    config = registry_for(db).sandbox.config
+    down = ProviderRegistry(Unreachable(db, config, is_postgres=not db.is_sqlite))
+    await exhaust_attempts(db, down, policy)
+    async with db.read() as session:
+        stuck = await session.get(Payout, payout.id)
+    assert stuck is not None and stuck.status == "PENDING"
+    assert stuck.last_error == "connection refused"
+    # Once the provider answers that it holds no transfer, the payout fails and funds return.
+    await exhaust_attempts(db, registry_for(db), policy)
+    async with db.read() as session:
+        final = await session.get(Payout, payout.id)
+        balance = (
+            await session.execute(sa.select(Balance).where(col(Balance.organization_id) == org_id))
+        ).scalar_one()
+    assert final is not None and final.status == "FAILED"
+    assert final.failure_code == "provider_unavailable"
     assert (balance.available, balance.in_transit) == (5_000, 0)
     assert await audit(db) == []

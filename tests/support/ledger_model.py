@@ -129,7 +129,11 @@ class LedgerModel:
         out (read back from the provider's own tables)."""
         for payout in self.awaiting_provider():
             if payout.attempts >= self.max_attempts:
-                self.move(payout, "FAILED")
+                # Out of attempts: a transfer the provider holds is adopted, never refunded.
+                if payout.id in new_transfer_id:
+                    self.provider_accepts(payout, new_transfer_id[payout.id])
+                else:
+                    self.move(payout, "FAILED")
                 continue
             payout.attempts += 1
             if not self.refusing:
