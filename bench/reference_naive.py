@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
 import strawberry
-from sqlalchemy import BigInteger, Column, DateTime
+from sqlalchemy import BigInteger, Column, DateTime, insert, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +23,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+
+
+class SeedRow(Protocol):
+    """One payout to seed (``bench.seed.PayoutRowData``: the same rows as the product's)."""
+
+    id: str
+    status: str
+    amount: int
+    fee: int
+    description: str
+    created_at: datetime
+    paid_at: datetime | None
 
 
 class NaiveKey(SQLModel, table=True):
@@ -132,33 +144,29 @@ app = Starlette(
 )
 
 
-async def seed(dsn: str, *, key: str, organization_id: str, count: int = 10_000) -> None:
-    """Create the tables and ``count`` payouts for ``key`` (test mode), in random order."""
+async def seed(dsn: str, *, key: str, organization_id: str, rows: list[SeedRow]) -> None:
+    """Create the tables and ``rows`` as test-mode payouts of ``key``'s organization."""
     seed_engine = create_async_engine(dsn.replace("postgresql://", "postgresql+asyncpg://", 1))
     try:
         async with seed_engine.begin() as connection:
             await connection.run_sync(SQLModel.metadata.create_all)
-        async with AsyncSession(seed_engine) as session:
-            session.add(
-                NaiveKey(
-                    key_hash=hashlib.sha256(key.encode()).hexdigest(),
-                    organization_id=organization_id,
-                )
-            )
-            start = datetime.now(UTC) - timedelta(days=30)
-            for index in random.sample(range(count), count):
-                session.add(
-                    NaivePayout(
-                        id=f"po_naive{index:08d}",
-                        organization_id=organization_id,
-                        status=random.choice(("pending", "in_transit", "paid", "failed")),
-                        amount=1000 + index,
-                        fee=25,
-                        currency="usd",
-                        description=f"payout {index}",
-                        created_at=start + timedelta(seconds=index),
-                    )
-                )
-            await session.commit()
+            await connection.execute(
+                insert(NaiveKey),
+                [{"key_hash": hashlib.sha256(key.encode()).hexdigest(),
+                  "organization_id": organization_id, "livemode": False}],
+            )  # fmt: skip
+            await connection.execute(
+                insert(NaivePayout),
+                [
+                    {
+                        "id": row.id, "organization_id": organization_id, "livemode": False,
+                        "status": row.status.lower(), "amount": row.amount, "fee": row.fee,
+                        "currency": "usd", "description": row.description,
+                        "created_at": row.created_at, "paid_at": row.paid_at,
+                    }
+                    for row in rows
+                ],
+            )  # fmt: skip
+            await connection.execute(text("ANALYZE bench_naive_payouts"))
     finally:
         await seed_engine.dispose()
