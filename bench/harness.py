@@ -207,6 +207,11 @@ def row_from(
     )
     if result.wrapped:
         row.notes.append(f"prepared requests wrapped {result.wrapped}×")
+    if result.failures:
+        row.notes.append(
+            f"failed: {result.status_errors} non-2xx answers, {result.socket_errors} socket "
+            f"errors, {result.timeouts} timeouts (wrk --timeout 5s)"
+        )
     return row
 
 
