@@ -13,6 +13,7 @@ from bench.servers import LOAD_CPU, ROOT, pinned
 @dataclass
 class Delivery:
     processes: int = 0
+    first: float = float("inf")  # wall-clock time of the first receipt over every process
     last: float = 0.0  # wall-clock time of the last receipt over every process
 
 
@@ -96,9 +97,10 @@ class Subscribers:
             elif kind == "SAMPLE" and self.sample is None:
                 self.sample = rest
             elif kind == "GOT":
-                index, _count, _first, last = rest.split()
+                index, _count, first, last = rest.split()
                 delivery = self.deliveries[int(index)]
                 delivery.processes += 1
+                delivery.first = min(delivery.first, float(first))
                 delivery.last = max(delivery.last, float(last))
             elif kind == "ERROR":
                 self.errors.append(rest)
