@@ -77,6 +77,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         ws_max_size=settings.ws_max_message_bytes,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
         log_config=None,  # our JSON handler (api.logging) formats and redacts uvicorn's lines
         access_log=False,  # replaced by api.metrics.RequestObserver (no query strings logged)
         proxy_headers=False,

@@ -6,7 +6,16 @@ from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from typing import Any
 
-from graphql import GraphQLError, parse
+from graphql import (
+    BREAK,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    StringValueNode,
+    Visitor,
+    parse,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 
 
@@ -33,3 +42,51 @@ class CachedParser(SchemaExtension):
         except GraphQLError:
             context.graphql_document = None
         yield
+
+
+NUL_MESSAGE = "String values must not contain the NUL character (U+0000)."
+
+
+class RejectNulCharacters(SchemaExtension):
+    """Refuses any string argument or variable holding U+0000, before execution.
+
+    PostgreSQL text cannot store it (the driver raises, which would surface as INTERNAL) and no
+    name, id, key or URL needs it; refusing it at the edge keeps SQLite and PostgreSQL alike.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if _holds_nul(context.variables) or _document_holds_nul(context.graphql_document):
+            error = GraphQLError(NUL_MESSAGE, extensions={"code": "BAD_USER_INPUT"})
+            context.result = ExecutionResult(data=None, errors=[error])
+        yield
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class _NulFinder(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return BREAK
+        return None
+
+
+def _document_holds_nul(document: DocumentNode | None) -> bool:
+    if document is None:
+        return False
+    finder = _NulFinder()
+    visit(document, finder)
+    return finder.found

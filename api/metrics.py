@@ -39,7 +39,7 @@ from api.cost import select_operation
 from api.errors import error_code, is_unexpected
 from api.logging import LogContext, request_log_context
 from api.middleware import request_id_of
-from services import webhooks
+from services import mailbox, webhooks
 
 access_log = logging.getLogger("payouts.access")
 
@@ -93,6 +93,30 @@ RATE_LIMIT_STORE_FAILURES = Counter(
     "Rate limit checks let through because the bucket store failed",
     ["backend"],
 )
+LIVE_MAILBOX_PEAK = Gauge(
+    "payouts_live_mailbox_peak_events",
+    "The most events any subscriber's mailbox has held at once (bounded by its capacity)",
+    multiprocess_mode="max",
+)
+LIVE_MAILBOX_OVERFLOWS = Counter(
+    "payouts_live_mailbox_overflows_total",
+    "Subscriber mailboxes that overflowed and were resynced from the event log",
+)
+
+
+class _PeakTracker:
+    def __init__(self) -> None:
+        self.peak = 0
+
+    def observe(self, depth: int) -> None:
+        if depth > self.peak:
+            self.peak = depth
+            LIVE_MAILBOX_PEAK.set(depth)
+
+
+_MAILBOX_PEAK = _PeakTracker()
+mailbox.PEAK_OBSERVERS.append(_MAILBOX_PEAK.observe)
+mailbox.OVERFLOW_OBSERVERS.append(LIVE_MAILBOX_OVERFLOWS.inc)
 
 if WEBHOOK_LAG.observe not in webhooks.LAG_OBSERVERS:
     webhooks.LAG_OBSERVERS.append(WEBHOOK_LAG.observe)

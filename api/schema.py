@@ -24,10 +24,11 @@ from strawberry.types import ExecutionContext
 from api.cost import QueryCost
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
-from api.extensions import CachedParser
+from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance import BalanceMutation, BalanceQuery
+from resolvers.live_fields import LiveSubscription
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
 from resolvers.payouts import PayoutMutation, PayoutQuery
@@ -50,7 +51,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     PayoutMutation,
     PlanMutation,
 )
-SUBSCRIPTION_TYPES: tuple[type, ...] = ()
+SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 
 
 class PayoutsSchema(strawberry.Schema):
@@ -92,6 +93,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
             max_cost=settings.max_query_cost,
             default_page_size=settings.cost_default_page_size,
         ),
+        RejectNulCharacters,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
     ws_max_message_bytes: int = 1_048_576
+    # WebSocket keepalive (uvicorn): a ping every interval; no pong within the timeout closes.
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
     parser_cache_size: int = 512
     validation_cache_size: int = 512
 

@@ -12,6 +12,11 @@ from services.events import PublishedEvent
 
 Accepts = Callable[[PublishedEvent], bool]
 
+# Observers (metrics): a mailbox's new peak depth, and each overflow. Called rarely: a peak
+# only rises ``capacity`` times per mailbox at most.
+PEAK_OBSERVERS: list[Callable[[int], None]] = []
+OVERFLOW_OBSERVERS: list[Callable[[], None]] = []
+
 
 class MailboxClosed(Exception):
     """The bus stopped (server shutdown): the stream ends."""
@@ -71,10 +76,15 @@ class Mailbox:
             return
         if len(self._queue) >= self.capacity:
             self.overflows += 1
+            for observe_overflow in OVERFLOW_OBSERVERS:
+                observe_overflow()
             self.mark_stale()
             return
         self._queue.append(event)
-        self.peak = max(self.peak, len(self._queue))
+        if len(self._queue) > self.peak:
+            self.peak = len(self._queue)
+            for observe_peak in PEAK_OBSERVERS:
+                observe_peak(self.peak)
         self._wakeup.set()
 
     def mark_stale(self) -> None:

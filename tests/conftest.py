@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def migrated_database(directory: Path) -> Iterator[str]:
+    """A new, migrated database for the chosen backend, dropped afterwards (PostgreSQL)."""
     if BACKEND == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "payouts-test.db"
-        url = f"sqlite+aiosqlite:///{path}"
+        url = f"sqlite+aiosqlite:///{directory / f'payouts-{uuid.uuid4().hex[:8]}.db'}"
         migrations.upgrade(url)
         yield url
         return
@@ -57,25 +58,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         drop_database(PG_ADMIN_URL, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with migrated_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture
 def private_database_url(tmp_path: Path) -> Iterator[str]:
     """A database of this test's own, unseen by the session server's background workers."""
-    if BACKEND == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'private.db'}"
-        migrations.upgrade(url)
+    with migrated_database(tmp_path) as url:
         yield url
-        return
-    from tests.support.postgres import create_database, drop_database
-
-    name = f"payouts_test_{uuid.uuid4().hex[:12]}"
-    url = create_database(PG_ADMIN_URL, name)
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session")

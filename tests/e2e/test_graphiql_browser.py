@@ -12,8 +12,12 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from api.graphiql import ASSET_FILES
+from tests.support.graphql import GraphQLClient
+from tests.support.live_client import open_subscriptions, wait_for_open_subscriptions
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg
+from tests.support.payout_setup import verify_through_api
+from tests.support.payouts import credit, request_payout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -96,3 +100,33 @@ async def test_graphiql_page_has_strict_csp_and_only_listed_assets(server: LiveS
             assert (await http.get(f"/graphiql/assets/{name}")).status_code == 200
         assert (await http.get("/graphiql/assets/..%2Fsettings.py")).status_code == 404
         assert (await http.get("/graphiql/assets/package.json")).status_code == 404
+
+
+async def test_graphiql_subscription_tab_watches_a_payout_reach_paid(
+    browser: Browser, server: LiveServer, org: TestOrg
+) -> None:
+    await verify_through_api(server, org)
+    page, _ = await open_graphiql(browser, server)
+    await set_editor(
+        page,
+        ".graphiql-query-editor .CodeMirror",
+        "subscription { payoutUpdated { type payout { id status } } }",
+    )
+    await page.get_by_role("button", name="Headers", exact=True).click()
+    await set_editor(
+        page,
+        ".graphiql-editor-tool .CodeMirror >> visible=true",
+        f'{{"x-api-key": "{org.test_key}"}}',
+    )
+    baseline = await open_subscriptions(server)
+    await page.locator(".graphiql-execute-button").click()
+    await wait_for_open_subscriptions(server, baseline + 1)
+    # The other "tab": the payout requested over HTTP.
+    async with GraphQLClient(server.graphql_url, org.test_key) as http:
+        await credit(http, 5_000)
+        payout_id = (await request_payout(http, 2_000))["payout"]["id"]
+    result = page.locator(".graphiql-response")
+    await result.get_by_text("payout.paid").wait_for(timeout=20_000)
+    shown = await result.inner_text()
+    assert "PAID" in shown and payout_id in shown
+    await page.close()

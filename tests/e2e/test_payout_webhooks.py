@@ -3,7 +3,6 @@ waits a minute before settling (so only the webhooks this test sends move the pa
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,12 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from api import migrations
 from models import ProviderEvent, SandboxTransfer
 from models.base import utcnow
 from services import api_keys
 from services.database import Database
-from tests.conftest import BACKEND, PG_ADMIN_URL
+from tests.conftest import migrated_database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer, start_server
 from tests.support.payout_setup import insert_verified_payout_account
@@ -39,20 +37,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def slow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if BACKEND == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('slow') / 'slow.db'}"
-        migrations.upgrade(url)
+    with migrated_database(tmp_path_factory.mktemp("slow")) as url:
         yield url
-        return
-    from tests.support.postgres import create_database, drop_database
-
-    name = f"payouts_test_{uuid.uuid4().hex[:12]}"
-    url = create_database(PG_ADMIN_URL, name)
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        drop_database(PG_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="module")

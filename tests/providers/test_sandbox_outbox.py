@@ -15,7 +15,7 @@ from models.base import new_id
 from providers.sandbox import SandboxConfig, SandboxProvider
 from providers.sandbox.outbox import schedule_webhook
 from services.database import Database
-from tests.support.live_server import LiveServer, free_port, start_server
+from tests.support.live_server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +59,19 @@ async def received(db: Database, event_id: str) -> bool:
         return found.first() is not None
 
 
-async def test_scheduled_webhook_reaches_server_signed(server: LiveServer, db: Database) -> None:
-    provider = provider_for(db, server.url)
-    event_id = await schedule(db, new_id("sbtr"))
-    await provider.deliverer.start()
-    try:
-        await wait_for(lambda: received(db, event_id))
-    finally:
-        await provider.deliverer.stop()
+async def test_scheduled_webhook_reaches_server_signed(
+    private_database_url: str, tmp_path: Path
+) -> None:
+    # A private database and server: the session server's deliverer must not take this row.
+    db = Database(private_database_url)
+    with start_server(private_database_url, tmp_path / "server.log") as server:
+        provider = provider_for(db, server.url)
+        event_id = await schedule(db, new_id("sbtr"))
+        await provider.deliverer.start()
+        try:
+            await wait_for(lambda: received(db, event_id))
+        finally:
+            await provider.deliverer.stop()
     async with db.read() as session:
         row = (
             await session.execute(
@@ -75,6 +80,7 @@ async def test_scheduled_webhook_reaches_server_signed(server: LiveServer, db: D
                 )
             )
         ).scalar_one()
+    await db.dispose()
     assert row.delivered_at is not None and row.attempts == 0
 
 
