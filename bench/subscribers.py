@@ -27,7 +27,8 @@ class Subscribers:
     sample: str | None = None
     errors: list[str] = field(default_factory=list)
     messages: int = 0
-    deliveries: dict[int, Delivery] = field(default_factory=lambda: defaultdict(Delivery))
+    deliveries: dict[str, Delivery] = field(default_factory=lambda: defaultdict(Delivery))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # after stop()
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -70,8 +71,9 @@ class Subscribers:
                 await child.wait()
         await asyncio.gather(*self._readers, return_exceptions=True)
 
-    async def delivered(self, index: int, timeout: float) -> Delivery | None:
-        """When every socket has its ``index``-th message: the receipts; None on timeout."""
+    async def delivered(self, index: str, timeout: float) -> Delivery | None:
+        """When every socket has the message of change ``index`` (``po_…:STATUS``): the
+        receipts; None on timeout."""
         processes = len(self.children)
         try:
             await self._until(lambda: self.deliveries[index].processes == processes, timeout, "")
@@ -98,12 +100,15 @@ class Subscribers:
                 self.sample = rest
             elif kind == "GOT":
                 index, _count, first, last = rest.split()
-                delivery = self.deliveries[int(index)]
+                delivery = self.deliveries[index]
                 delivery.processes += 1
                 delivery.first = min(delivery.first, float(first))
                 delivery.last = max(delivery.last, float(last))
             elif kind == "ERROR":
                 self.errors.append(rest)
+            elif kind == "COUNT":
+                change, count = rest.split()
+                self.counts[change] += int(count)
             elif kind == "DONE":
                 self.messages += int(rest)
             self._changed.set()

@@ -6,9 +6,14 @@ just listens (the bare broadcast). Prints, one line each, on stdout:
 
 - ``READY <n>`` once every socket is open (and, for GraphQL, acknowledged and subscribed);
 - ``SAMPLE <text>`` the first message one socket received (the bytes the reference sends);
-- ``GOT <k> <count> <first> <last>`` when every socket has received its k-th message
-  (k from 0): wall-clock times (``time.time()``) of the first and last receipt in this process;
-- ``ERROR <text>`` for a GraphQL error message, then ``DONE <messages>`` when stdin closes.
+- ``GOT <change> <count> <first> <last>`` when every socket has received the message of one
+  change (named by its payout id and status, ``po_…:PAID``): wall-clock times
+  (``time.time()``) of the first and last receipt in this process;
+- ``ERROR <text>`` for a GraphQL error message; when stdin closes, ``COUNT <change> <n>`` per
+  change and ``DONE <messages>``.
+
+Messages are matched to changes by content, not by position: a subscription that became live
+after a change never receives it, and must not shift the count of the ones after.
 
 The receipt time is taken as soon as the frame is read, before anything else is done with it.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 from collections import defaultdict
@@ -26,18 +32,19 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
 SUBPROTOCOL = "graphql-transport-ws"
+CHANGE = re.compile(r'"payout":\{"id":"([^"]+)","status":"([A-Z_]+)"')
 
 
 class Tally:
     def __init__(self, sockets: int) -> None:
         self.sockets = sockets
-        self.counts: dict[int, int] = defaultdict(int)
-        self.first: dict[int, float] = {}
-        self.last: dict[int, float] = {}
+        self.counts: dict[str, int] = defaultdict(int)
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
         self.messages = 0
         self.sampled = False
 
-    def got(self, index: int, at: float) -> None:
+    def got(self, index: str, at: float) -> None:
         self.messages += 1
         self.counts[index] += 1
         self.first.setdefault(index, at)
@@ -58,9 +65,9 @@ async def open_graphql(url: str, key: str, query: str) -> ClientConnection:
 
 
 async def listen(socket: ClientConnection, tally: Tally, sample: bool, graphql: bool) -> None:
-    index = 0
-    async for message in socket:
+    async for frame in socket:
         at = time.time()
+        message = frame if isinstance(frame, str) else frame.decode()
         if graphql and '"next"' not in message:
             data = json.loads(message)
             if data.get("type") == "ping":
@@ -71,8 +78,8 @@ async def listen(socket: ClientConnection, tally: Tally, sample: bool, graphql: 
         if sample and not tally.sampled:
             tally.sampled = True
             print(f"SAMPLE {message}", flush=True)
-        tally.got(index, at)
-        index += 1
+        found = CHANGE.search(message)
+        tally.got(f"{found[1]}:{found[2]}" if found else "unknown", at)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -96,6 +103,8 @@ async def main(args: argparse.Namespace) -> None:
         await socket.close()
     for listener in listeners:
         listener.cancel()
+    for change, count in tally.counts.items():
+        print(f"COUNT {change} {count}")
     print(f"DONE {tally.messages}", flush=True)
 
 

@@ -122,12 +122,14 @@ async def test_subscriber_processes_count_every_broadcast_message(tmp_path: Path
         try:
             async with httpx.AsyncClient() as client:
                 for index in range(3):
-                    answer = await client.post(f"{server.url}/publish", content=f"m{index}")
+                    message = f'{{"payout":{{"id":"po_{index}","status":"PAID"}}}}'
+                    answer = await client.post(f"{server.url}/publish", content=message)
                     assert answer.json() == {"sent": 5, "failed": 0}
-                    delivery = await subscribers.delivered(index, timeout=30)
+                    delivery = await subscribers.delivered(f"po_{index}:PAID", timeout=30)
                     assert delivery is not None and delivery.processes == 2
         finally:
             await subscribers.stop()
     assert subscribers.ready == 2
-    assert subscribers.sample == "m0"
+    assert subscribers.sample == '{"payout":{"id":"po_0","status":"PAID"}}'
     assert subscribers.messages == 15
+    assert dict(subscribers.counts) == {f"po_{index}:PAID": 5 for index in range(3)}
