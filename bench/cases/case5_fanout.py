@@ -39,7 +39,7 @@ WARMUP_TIMEOUT = 30.0
 # change has not reached every socket by then, measuring stops and the row says how many
 # changes were measured. A change still in flight gets GRACE seconds to arrive before the
 # sockets close, so that the delivered count is not cut short by the stop itself.
-BUDGET = 150.0
+BUDGET = 180.0
 GRACE = 10.0
 QUERY = "subscription($id: ID) { payoutUpdated(id: $id) { cursor type payout { id status } } }"
 REFERENCE = "ref: bare Starlette broadcast"
