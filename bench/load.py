@@ -26,6 +26,7 @@ class LoadResult:
     socket_errors: int
     timeouts: int
     wrapped: int  # times a thread started its prepared requests over
+    refused: int = 0  # answers a script counted as refused (payout.lua: insufficient balance)
 
     @property
     def rps(self) -> float:
@@ -78,5 +79,6 @@ def run_wrk(
                 socket_errors=data["socket_errors"],
                 timeouts=data["timeouts"],
                 wrapped=data["wrapped"],
+                refused=data.get("refused", 0),
             )
     raise RuntimeError(f"wrk gave no result:\n{completed.stdout}\n{completed.stderr}")

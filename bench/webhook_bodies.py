@@ -37,18 +37,35 @@ def event(index: int, now: datetime) -> dict[str, object]:
     }
 
 
+def signed(
+    signer: Webhook, payload: dict[str, object], now: datetime
+) -> tuple[dict[str, str], str]:
+    """Standard Webhooks headers and the body, as the sandbox signs them."""
+    body = json.dumps(payload, separators=(",", ":"))
+    message_id = str(payload["id"])
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signer.sign(message_id, now, body),
+    }
+    return headers, body
+
+
+def transfer_event(transfer_id: str, status: str) -> dict[str, object]:
+    return {
+        "id": f"sbevt_bench{secrets.token_hex(8)}",
+        "type": "transfer.updated",
+        "created": datetime.now(UTC).isoformat(),
+        "livemode": False,
+        "data": {"object": {"id": transfer_id, "status": status}},
+    }
+
+
 def signed_lines(secret: str, count: int) -> Iterator[str]:
     signer = Webhook(secret)
     now = datetime.now(UTC)
     for index in range(count):
-        payload = event(index, now)
-        body = json.dumps(payload, separators=(",", ":"))
-        message_id = str(payload["id"])
-        headers = {
-            "webhook-id": message_id,
-            "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": signer.sign(message_id, now, body),
-        }
+        headers, body = signed(signer, event(index, now), now)
         yield "|".join(f"{k}: {v}" for k, v in headers.items()) + "\t" + body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 import strawberry
@@ -21,6 +22,83 @@ from services import payouts
 from services.api_keys import Viewer
 
 PayoutStatusEnum = strawberry.enum(PayoutStatus, name="PayoutStatus")
+
+
+class PayoutFields(Protocol):
+    """What ``Payout.of`` reads (read-only): an ORM ``Payout`` row, or a Core row of
+    ``PAYOUT_COLUMNS``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def livemode(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def amount(self) -> int: ...
+
+    @property
+    def fee(self) -> int: ...
+
+    @property
+    def net_amount(self) -> int: ...
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def description(self) -> str | None: ...
+
+    @property
+    def provider_transfer_id(self) -> str | None: ...
+
+    @property
+    def failure_code(self) -> str | None: ...
+
+    @property
+    def failure_message(self) -> str | None: ...
+
+    @property
+    def paid_at(self) -> datetime | None: ...
+
+    @property
+    def failed_at(self) -> datetime | None: ...
+
+    @property
+    def canceled_at(self) -> datetime | None: ...
+
+    @property
+    def bank_account_id(self) -> str: ...
+
+
+# The columns ``Payout.of`` needs, for lists read as Core rows (no ORM objects per row).
+PAYOUT_COLUMNS = tuple(
+    PayoutRow.__table__.c[name]  # type: ignore[attr-defined]
+    for name in [
+        "id",
+        "created_at",
+        "livemode",
+        "status",
+        "amount",
+        "fee",
+        "net_amount",
+        "currency",
+        "description",
+        "provider_transfer_id",
+        "failure_code",
+        "failure_message",
+        "paid_at",
+        "failed_at",
+        "canceled_at",
+        "bank_account_id",
+    ]
+)
 
 
 @strawberry.type(description="One step of a payout's life, with its time.")
@@ -56,7 +134,7 @@ class Payout(Node):
         return await _history_loader(info).load(str(self.id))
 
     @classmethod
-    def of(cls, row: PayoutRow) -> Payout:
+    def of(cls, row: PayoutFields) -> Payout:
         return cls(
             id=strawberry.ID(row.id),
             created_at=row.created_at,

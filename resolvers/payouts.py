@@ -18,13 +18,13 @@ from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.mutations import run_mutation
 from resolvers.pagination import Connection, page_request_errors, to_connection
-from resolvers.payout_types import Payout, PayoutStatusEnum
+from resolvers.payout_types import PAYOUT_COLUMNS, Payout, PayoutStatusEnum
 from resolvers.scalars import Cents
 from services import payouts, reconciler
 from services.api_keys import Viewer
 from services.database import after_commit
 from services.errors import DomainError
-from services.pagination import keyset_page
+from services.pagination import keyset_rows
 from services.payouts import PayoutPolicy
 
 
@@ -106,7 +106,7 @@ class PayoutQuery:
         status: PayoutStatusEnum | None = None,  # type: ignore[valid-type]
     ) -> Connection[Payout]:
         viewer = require_viewer(info)
-        stmt = sa.select(PayoutRow).where(
+        stmt = sa.select(*PAYOUT_COLUMNS).where(
             col(PayoutRow.organization_id) == viewer.organization_id,
             col(PayoutRow.livemode) == viewer.livemode,
         )
@@ -114,7 +114,14 @@ class PayoutQuery:
             stmt = stmt.where(col(PayoutRow.status) == PayoutStatus(status))
         with page_request_errors():
             async with info.context.db.read() as session:
-                page = await keyset_page(session, stmt, PayoutRow, first=first, after=after)
+                page = await keyset_rows(
+                    await session.connection(),
+                    stmt,
+                    col(PayoutRow.created_at),
+                    col(PayoutRow.id),
+                    first=first,
+                    after=after,
+                )
         return to_connection(page, Payout.of)
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.errors import DomainError
 
@@ -32,7 +33,9 @@ class Page(Generic[R]):
 
 
 def encode_cursor(created_at: datetime, row_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), row_id], separators=(",", ":")).encode()
+    # orjson writes the same compact JSON as json.dumps(separators=(",", ":")) for these
+    # ASCII values, several times faster (50 cursors per page add up).
+    raw = orjson.dumps([created_at.isoformat(), row_id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -64,7 +67,32 @@ async def keyset_page(
 ) -> Page[Any]:
     """One page of ``stmt`` (a select of ``model``), newest first unless ``descending=False``."""
     size = page_size(first)
-    created, ident = model.created_at, model.id
+    stmt = _keyset(stmt, model.created_at, model.id, after, descending, size)
+    rows = list((await session.execute(stmt)).scalars())
+    return Page(rows[:size], len(rows) > size, after is not None)
+
+
+async def keyset_rows(
+    connection: AsyncConnection,
+    stmt: sa.Select[Any],
+    created: Any,
+    ident: Any,
+    *,
+    first: int | None,
+    after: str | None,
+    descending: bool = True,
+) -> Page[Any]:
+    """``keyset_page`` for a select of columns, run on a Core connection: the page holds
+    plain rows (attribute access by column name), with no ORM objects to build."""
+    size = page_size(first)
+    stmt = _keyset(stmt, created, ident, after, descending, size)
+    rows = list((await connection.execute(stmt)).all())
+    return Page(rows[:size], len(rows) > size, after is not None)
+
+
+def _keyset(
+    stmt: sa.Select[Any], created: Any, ident: Any, after: str | None, descending: bool, size: int
+) -> sa.Select[Any]:
     if after is not None:
         at, row_id = decode_cursor(after)
         if descending:
@@ -72,5 +100,4 @@ async def keyset_page(
         else:
             stmt = stmt.where(sa.or_(created > at, sa.and_(created == at, ident > row_id)))
     order = (created.desc(), ident.desc()) if descending else (created.asc(), ident.asc())
-    rows = list((await session.execute(stmt.order_by(*order).limit(size + 1))).scalars())
-    return Page(rows[:size], len(rows) > size, after is not None)
+    return stmt.order_by(*order).limit(size + 1)

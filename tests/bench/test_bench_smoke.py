@@ -10,8 +10,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.settings import Settings
-from bench import reference_asyncpg, reference_raw, reference_ws, report, webhook_bodies
+from bench import reference_asyncpg, reference_raw, reference_ws, report, seed, webhook_bodies
 from bench.harness import Row, discover
+from bench.servers import serve
+from bench.subscribers import Subscribers
 from providers.sandbox import SandboxConfig, SandboxProvider
 from services.api_keys import generate_key
 from services.database import Database
@@ -78,7 +80,7 @@ def test_table_gives_ratio_to_the_reference_and_verdict() -> None:
 
 def test_cases_are_discovered_from_their_modules() -> None:
     cases = discover()
-    assert {1, 4} <= set(cases)
+    assert {1, 2, 3, 4, 5} <= set(cases)
     assert all(case.number == number for number, case in cases.items())
 
 
@@ -102,3 +104,32 @@ async def test_asyncpg_reference_moves_money_once_and_refuses_overdrafts(
     assert second["userErrors"][0]["code"] == "INSUFFICIENT_FUNDS"
     assert unknown["data"] is None
     assert await reference_asyncpg.overdrafts(dsn) == 0
+
+
+def test_seeded_payouts_are_settled_and_plausible() -> None:
+    rows = seed.payout_rows(50)
+    assert len({row.id for row in rows}) == 50
+    assert {row.status for row in rows} <= {"IN_TRANSIT", "PAID", "FAILED", "CANCELED"}
+    assert all((row.paid_at is not None) == (row.status == "PAID") for row in rows)
+    assert all(row.amount > row.fee > 0 for row in rows)
+
+
+async def test_subscriber_processes_count_every_broadcast_message(tmp_path: Path) -> None:
+    with serve("ws", "bench.reference_ws:app", env={}, workdir=tmp_path) as server:
+        url = server.url.replace("http://", "ws://") + "/ws"
+        subscribers = Subscribers.of(url, 5, 2, key=None, query="")
+        await subscribers.start()
+        try:
+            async with httpx.AsyncClient() as client:
+                for index in range(3):
+                    message = f'{{"payout":{{"id":"po_{index}","status":"PAID"}}}}'
+                    answer = await client.post(f"{server.url}/publish", content=message)
+                    assert answer.json() == {"sent": 5, "failed": 0}
+                    delivery = await subscribers.delivered(f"po_{index}:PAID", timeout=30)
+                    assert delivery is not None and delivery.processes == 2
+        finally:
+            await subscribers.stop()
+    assert subscribers.ready == 2
+    assert subscribers.sample == '{"payout":{"id":"po_0","status":"PAID"}}'
+    assert subscribers.messages == 15
+    assert dict(subscribers.counts) == {f"po_{index}:PAID": 5 for index in range(3)}
