@@ -3,7 +3,8 @@ events whose object is re-read from the database, in a session of its own, for e
 
 A subscription's context lives as long as its WebSocket connection, so nothing cached in it (a
 loader, a session) may serve an event: it would show the object as it was when the connection
-opened. ``live_events`` opens a fresh read session per event instead.
+opened. ``live_events`` reads the object after each event in a fresh session instead, once per
+event and process (``resolvers.event_objects``), shared by the subscribers it fans out to.
 
 A subscription field is then a few lines (``Payout`` and its loader come from their module)::
 
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.errors import bad_user_input
+from resolvers.event_objects import EVENT_OBJECTS
 from services.database import Database
 from services.event_bus import LiveBus
 from services.events import PublishedEvent
@@ -124,8 +126,12 @@ async def _typed_events(
 ) -> AsyncGenerator[E, None]:
     async with aclosing(stream):
         async for event in stream:
-            async with db.read() as session:
-                obj = await load(session, event)
+
+            async def read(event: PublishedEvent = event) -> T | None:
+                async with db.read() as session:
+                    return await load(session, event)
+
+            obj = await EVENT_OBJECTS.get((event.id, load), read)
             if obj is None:
                 log.warning("event %s names a missing %s", event.id, event.object_type)
                 continue
