@@ -112,6 +112,8 @@ async def pending_objects(session: AsyncSession, limit: int = 100) -> list[tuple
             col(ProviderEvent.object_kind),
             col(ProviderEvent.object_id),
         )
+        # Newest first: events about objects that never appear must not starve fresh ones.
+        .order_by(sa.func.max(col(ProviderEvent.received_at)).desc())
         .limit(limit)
     )
     return [(str(p), str(k), str(o)) for p, k, o in result.all()]
