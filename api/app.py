@@ -21,6 +21,7 @@ from api.bus import build_event_bus, start_event_bus
 from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
 from api.jobs import payout_policy, start_payout_jobs
+from api.lean_pool import LeanPool
 from api.logging import configure_logging
 from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -60,8 +61,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Installed now so that even events committed before the listener starts are announced.
     db.bus = build_event_bus(settings)
     state = AppState(settings, db)
-    rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db)
-    authenticator = Authenticator(db)
+    lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
+    rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db, lean_pool)
+    authenticator = Authenticator(db, lean_pool)
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,
@@ -88,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if rate_limiter is not None:
                 await rate_limiter.close()
             await authenticator.dispose()
+            if lean_pool is not None:
+                await lean_pool.close()
             await db.dispose()
 
     routes: list[BaseRoute] = [

@@ -7,29 +7,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
-
+from api.lean_pool import LeanPool
 from services import api_keys
 from services.api_keys import Viewer
 from services.database import Database
 
 log = logging.getLogger(__name__)
-# Fixed size: overflow connections are opened and closed per request under load (py-spy).
-LOOKUP_POOL_SIZE = 4
-_ADAPTER_OPTIONS = (
-    "prepared_statement_cache_size",
-    "prepared_statement_name_func",
-    "async_creator_fn",
-)
-# Raised by a pooled connection the server closed while it sat idle (the protocol may also
-# be left mid-message: InternalClientError "cannot switch to state").
-_DEAD_CONNECTION = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    ConnectionError,
-)
 
 
 def key_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -50,29 +33,20 @@ def key_from_connection_params(params: Any) -> str | None:
     return key_from_headers(lowered)
 
 
-async def _reset_if_needed(connection: asyncpg.Connection) -> None:
-    """Release hook of the lookup pool. Its connections only run one autocommit SELECT, so
-    they carry no session state; asyncpg's default reset (advisory unlock, CLOSE ALL,
-    UNLISTEN, RESET ALL) would be a second round trip per lookup."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
-
-
 class Authenticator:
     """Looks keys up by prefix on every request (a revocation applies to the next request) and
     refreshes ``last_used_at`` at most once a minute per key.
 
-    On PostgreSQL the lookup runs on a small asyncpg pool of its own: one prepared statement,
-    one round trip, no session, ORM or greenlet (the shared engine's pre-ping alone is BEGIN,
-    ping, ROLLBACK). A connection that died since its last use is retried once on a fresh one.
+    On PostgreSQL the lookup runs on the lean asyncpg pool (``api/lean_pool.py``, shared with
+    the rate limiter when given; else one of its own): one prepared statement, one round trip.
     SQLite keeps its session (our BEGIN hook owns its transactions).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pool: LeanPool | None = None) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._owns_pool = pool is None and not db.is_sqlite
+        self._pool = LeanPool(db) if self._owns_pool else pool
 
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
@@ -94,40 +68,13 @@ class Authenticator:
         prefix = api_keys.lookup_prefix(key)
         if prefix is None:
             return None
-        try:
-            row = await self._fetch_key_row(prefix)
-        except _DEAD_CONNECTION:
-            # Usually a database restart: every pooled connection is gone, not just this one.
-            if self._pool is not None:
-                await self._pool.expire_connections()
-            row = await self._fetch_key_row(prefix)
+        assert self._pool is not None
+        row = await self._pool.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
         return api_keys.verify_key_row(key, None if row is None else tuple(row))
 
-    async def _fetch_key_row(self, prefix: str) -> asyncpg.Record | None:
-        pool = self._pool or await self._open_pool()
-        async with pool.acquire() as connection:
-            try:
-                return await connection.fetchrow(api_keys.KEY_LOOKUP_SQL, prefix)
-            except _DEAD_CONNECTION:
-                connection.terminate()  # the pool replaces a closed connection
-                raise
-
-    async def _open_pool(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                engine = self.db.read_engine
-                _, params = engine.dialect.create_connect_args(engine.url)
-                for adapter_only in _ADAPTER_OPTIONS:  # SQLAlchemy's, not asyncpg's
-                    params.pop(adapter_only, None)
-                self._pool = await asyncpg.create_pool(
-                    min_size=1, max_size=LOOKUP_POOL_SIZE, reset=_reset_if_needed, **params
-                )
-            return self._pool
-
     async def dispose(self) -> None:
-        if self._pool is not None:
+        if self._owns_pool and self._pool is not None:
             await self._pool.close()
-            self._pool = None
 
     async def _touch(self, api_key_id: str) -> None:
         try:

@@ -11,7 +11,7 @@ bucket (``RATE_LIMITED``) and reports both in ``extensions.cost`` of every respo
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,17 +31,21 @@ from graphql import (
     SchemaMetaFieldDef,
     SelectionSetNode,
     TypeMetaFieldDef,
+    VariableNode,
     get_named_type,
     is_abstract_type,
     is_leaf_type,
     value_from_ast,
     value_from_ast_untyped,
+    visit,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
+from graphql.language import ArgumentNode, Visitor
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from api.extensions import DocumentMemo
 from api.rate_limit import Decision, RateLimiter
 
 PAGE_ARGUMENTS = ("first", "last")
@@ -183,6 +187,59 @@ def query_cost(
     )
 
 
+class _PageVariableFinder(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
+            self.names.add(node.value.name.value)
+
+
+def page_variables(document: DocumentNode) -> tuple[str, ...]:
+    """Variables given to a ``first``/``last`` argument anywhere: the only ones a cost reads
+    (page sizes are Int, so a variable can only be the argument's whole value)."""
+    finder = _PageVariableFinder()
+    visit(document, finder)
+    return tuple(sorted(finder.names))
+
+
+_PAGE_VARIABLES: DocumentMemo[tuple[str, ...]] = DocumentMemo()
+_COSTS: DocumentMemo[int] = DocumentMemo(maxsize=2048)
+
+
+def cached_query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    *,
+    operation_name: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    default_page_size: int = 20,
+) -> int:
+    """``query_cost``, remembered per (document, operation, page variables' values)."""
+    variables = variables or {}
+
+    def compute() -> int:
+        return query_cost(
+            schema,
+            document,
+            operation_name=operation_name,
+            variables=variables,
+            default_page_size=default_page_size,
+        )
+
+    names = _PAGE_VARIABLES.get(document, None, lambda: page_variables(document))
+    # The type is part of the key: 1, 1.0 and True are equal keys but not equal page sizes.
+    given = tuple((type(v), v) for v in (variables.get(name) for name in names))
+    key: Hashable = (schema, operation_name, default_page_size, given)
+    try:
+        hash(key)
+    except TypeError:  # a list or object where a page size belongs: validation refuses it
+        return compute()
+    return _COSTS.get(document, key, compute)
+
+
 class QueryCost(SchemaExtension):
     """Refuses over-budget operations, applies the per-key rate limit, reports the cost."""
 
@@ -195,7 +252,7 @@ class QueryCost(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None:
-            self.cost = query_cost(
+            self.cost = cached_query_cost(
                 context.schema._schema,
                 context.graphql_document,
                 operation_name=context.operation_name,

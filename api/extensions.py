@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     BREAK,
@@ -17,6 +17,31 @@ from graphql import (
     visit,
 )
 from strawberry.extensions import SchemaExtension
+
+T = TypeVar("T")
+
+
+class DocumentMemo(Generic[T]):
+    """Values derived from a parsed document, remembered per document object.
+
+    The parse cache hands out the same ``DocumentNode`` for the same query text, so a lookup by
+    identity hits for every repeated query. Each entry holds its document, so an id is never
+    reused for another document while remembered. Bounded: cleared when full.
+    """
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self.maxsize = maxsize
+        self._entries: dict[tuple[int, Hashable], tuple[DocumentNode, T]] = {}
+
+    def get(self, document: DocumentNode, key: Hashable, compute: Callable[[], T]) -> T:
+        entry = self._entries.get((id(document), key))
+        if entry is not None and entry[0] is document:
+            return entry[1]
+        value = compute()
+        if len(self._entries) >= self.maxsize:
+            self._entries.clear()
+        self._entries[(id(document), key)] = (document, value)
+        return value
 
 
 @cache
@@ -84,9 +109,16 @@ class _NulFinder(Visitor):
         return None
 
 
+_NUL_IN_DOCUMENT: DocumentMemo[bool] = DocumentMemo()
+
+
 def _document_holds_nul(document: DocumentNode | None) -> bool:
     if document is None:
         return False
+    return _NUL_IN_DOCUMENT.get(document, None, lambda: _find_nul(document))
+
+
+def _find_nul(document: DocumentNode) -> bool:
     finder = _NulFinder()
     visit(document, finder)
     return finder.found

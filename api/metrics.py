@@ -123,6 +123,28 @@ if WEBHOOK_LAG.observe not in webhooks.LAG_OBSERVERS:
 rate_limit.FAILURE_OBSERVERS.append(lambda backend: RATE_LIMIT_STORE_FAILURES.labels(backend).inc())
 
 
+class _Children:
+    """A labelled metric's children, remembered: ``.labels()`` validates and builds its key
+    on every call. Label values come from fixed sets, so this stays small."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self.children.get(values)
+        if child is None:
+            child = self.children[values] = self.metric.labels(*values)
+        return child
+
+
+_graphql_requests = _Children(GRAPHQL_REQUESTS)
+_graphql_latency = _Children(GRAPHQL_LATENCY)
+_graphql_errors = _Children(GRAPHQL_ERRORS)
+_http_requests = _Children(HTTP_REQUESTS)
+_http_latency = _Children(HTTP_LATENCY)
+
+
 def subscription_opened() -> None:
     OPEN_SUBSCRIPTIONS.inc()
 
@@ -172,10 +194,10 @@ class OperationObserver(SchemaExtension):
         operation = select_operation(document, context.operation_name) if document else None
         kind, name = operation_label(operation)
         if kind != "subscription":
-            GRAPHQL_REQUESTS.labels(kind, name).inc()
-            GRAPHQL_LATENCY.labels(kind, name).observe(time.perf_counter() - started)
+            _graphql_requests(kind, name).inc()
+            _graphql_latency(kind, name).observe(time.perf_counter() - started)
         for error in getattr(context.result, "errors", None) or ():
-            GRAPHQL_ERRORS.labels(top_level_code(error)).inc()
+            _graphql_errors(top_level_code(error)).inc()
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -188,7 +210,7 @@ class OperationObserver(SchemaExtension):
             if operation is not None and operation.name is not None:
                 self._log_context.operation = operation.name.value[:100]
         if context.operation_type.value == "subscription" and not self._subscription_open:
-            GRAPHQL_REQUESTS.labels(*operation_label(operation)).inc()
+            _graphql_requests(*operation_label(operation)).inc()
             subscription_opened()
             self._subscription_open = True
         yield
@@ -242,8 +264,8 @@ class RequestObserver:
         finally:
             elapsed = time.perf_counter() - started
             if scope["type"] == "http":
-                HTTP_REQUESTS.labels(route, method, str(status)).inc()
-                HTTP_LATENCY.labels(route, method).observe(elapsed)
+                _http_requests(route, method, str(status)).inc()
+                _http_latency(route, method).observe(elapsed)
             shown = status if scope["type"] == "http" else None  # a WebSocket: its lifetime
             access_log.info(
                 "%s %s %s",

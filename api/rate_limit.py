@@ -19,6 +19,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from api.lean_pool import LeanPool
 from api.settings import Settings
 from services.database import Database
 
@@ -97,10 +98,14 @@ _REFILLED = (
 )
 
 
-def _upsert_sql(dialect: str) -> sa.TextClause:
+def _upsert_sql(dialect: str) -> str:
     least, greatest = ("MIN", "MAX") if dialect == "sqlite" else ("LEAST", "GREATEST")
     refilled = _REFILLED.format(least=least, greatest=greatest)
-    return sa.text(_UPSERT.format(refilled=refilled, greatest=greatest)).bindparams(
+    return _UPSERT.format(refilled=refilled, greatest=greatest)
+
+
+def _sqlite_statement() -> sa.TextClause:
+    return sa.text(_upsert_sql("sqlite")).bindparams(
         sa.bindparam("key", type_=sa.String()),
         sa.bindparam("capacity", type_=sa.Float()),
         sa.bindparam("cost", type_=sa.Float()),
@@ -109,11 +114,25 @@ def _upsert_sql(dialect: str) -> sa.TextClause:
     )
 
 
-_NO_SYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
+_PG_PARAMETERS = ("key", "capacity", "cost", "now", "rate")
+
+
+def _postgres_statement() -> str:
+    """asyncpg's numbered parameters, in ``_PG_PARAMETERS`` order."""
+    sql = _upsert_sql("postgresql")
+    for number, name in enumerate(_PG_PARAMETERS, start=1):
+        cast = "" if name == "key" else "::double precision"
+        sql = sql.replace(f":{name}", f"${number}{cast}")
+    return sql
 
 
 class SqlRateLimiter(_Limiter):
-    """Buckets in the ``rate_limit_buckets`` table (PostgreSQL: shared by every process)."""
+    """Buckets in the ``rate_limit_buckets`` table (PostgreSQL: shared by every process).
+
+    PostgreSQL: the upsert is one prepared statement in autocommit on the lean asyncpg pool
+    (``api/lean_pool.py``: no session, no pre-ping, no commit fsync), shared with the key
+    lookup when given. SQLite: through the one writer connection, in ``db.transaction()``.
+    """
 
     def __init__(
         self,
@@ -121,27 +140,40 @@ class SqlRateLimiter(_Limiter):
         capacity: int,
         refill_per_second: float,
         clock: Callable[[], float] = time.time,
+        pool: LeanPool | None = None,
     ) -> None:
         super().__init__(capacity, refill_per_second)
         self.db = db
         self.clock = clock
         self.backend = db.dialect
-        self.statement = _upsert_sql(db.dialect)
+        self._owns_pool = pool is None and not db.is_sqlite
+        self._pool = LeanPool(db) if self._owns_pool else pool
+        self._sqlite = _sqlite_statement() if db.is_sqlite else None
+        self._postgres = _postgres_statement()
 
     async def _take(self, key: str, cost: int) -> tuple[bool, float]:
-        params = {
-            "key": key,
-            "capacity": float(self.capacity),
-            "cost": float(cost),
-            "now": self.clock(),
-            "rate": self.refill_per_second,
-        }
-        async with self.db.transaction() as session:
-            if not self.db.is_sqlite:
-                # A bucket lost in a crash only hands back a few tokens: skip the commit fsync.
-                await session.execute(_NO_SYNC_COMMIT)
-            row = (await session.execute(self.statement, params)).one()
-        return bool(row.granted), float(row.tokens)
+        now = self.clock()
+        if self._sqlite is not None:
+            params = {
+                "key": key,
+                "capacity": float(self.capacity),
+                "cost": float(cost),
+                "now": now,
+                "rate": self.refill_per_second,
+            }
+            async with self.db.transaction() as session:
+                row = (await session.execute(self._sqlite, params)).one()
+            return bool(row.granted), float(row.tokens)
+        assert self._pool is not None
+        found = await self._pool.fetchrow(
+            self._postgres, key, float(self.capacity), float(cost), now, self.refill_per_second
+        )
+        assert found is not None  # RETURNING always gives the row
+        return bool(found["granted"]), float(found["tokens"])
+
+    async def close(self) -> None:
+        if self._owns_pool and self._pool is not None:
+            await self._pool.close()
 
 
 # KEYS[1] bucket; ARGV capacity, refill per second, cost. Redis' own clock: one for all hosts.
@@ -188,10 +220,12 @@ class RedisRateLimiter(_Limiter):
         await self.redis.aclose()
 
 
-def build_rate_limiter(settings: Settings, db: Database) -> RateLimiter | None:
+def build_rate_limiter(
+    settings: Settings, db: Database, pool: LeanPool | None = None
+) -> RateLimiter | None:
     if not settings.rate_limit_enabled:
         return None
     capacity, refill = settings.rate_limit_bucket_size, settings.rate_limit_refill_per_second
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, capacity, refill, settings.redis_key_prefix)
-    return SqlRateLimiter(db, capacity, refill)
+    return SqlRateLimiter(db, capacity, refill, pool=pool)

@@ -10,7 +10,7 @@ import pytest
 import strawberry
 from graphql import get_introspection_query, parse
 
-from api.cost import QueryCost, query_cost
+from api.cost import QueryCost, cached_query_cost, page_variables, query_cost
 from api.errors import ErrorShaping
 from api.schema import build_schema
 from api.settings import Settings
@@ -127,6 +127,40 @@ def test_first_from_a_variable_and_from_a_variable_default() -> None:
     assert cost_of(query, variables={"n": 3}) == 1 + 3 * 2
     with_default = "query Q($n: Int = 4) { items(first: $n) { edges { node { id } } } }"
     assert cost_of(with_default) == 1 + 4 * 2
+
+
+def test_cached_cost_follows_the_page_variables_of_one_document() -> None:
+    document = parse(
+        "query Q($n: Int, $m: Int = 2, $after: String) { items(first: $n, after: $after) "
+        "{ edges { node { children(first: $m) { edges { cursor } } } } } }"
+    )
+    assert page_variables(document) == ("m", "n")
+
+    def cost(**variables: Any) -> int:
+        return cached_query_cost(THROWAWAY._schema, document, variables=variables)
+
+    per_item = 1 + 1 + (1 + 2 * 1)  # edges, node, children with $m's default of 2
+    for _ in range(2):  # the second pass is served from the cache
+        assert cost(n=3) == 1 + 3 * per_item
+        assert cost(n=5) == 1 + 5 * per_item
+        assert cost(n=5, m=4) == 1 + 5 * (1 + 1 + (1 + 4 * 1))
+        assert cost(n=5, after="c1") == cost(n=5, after="c2") == 1 + 5 * per_item
+        assert cost() == 1 + 20 * per_item  # no $n: the argument's default
+        assert cost(n=True) == cost(n=None)  # not an Int: never confused with first: 1
+        assert cost(n=1) == 1 + 1 * per_item
+        assert cost(n=[1, 2]) == 1 + 20 * per_item  # unhashable: costed without the cache
+
+
+def test_cached_cost_is_per_operation_and_per_schema() -> None:
+    document = parse(
+        "query A { items(first: 2) { edges { cursor } } } query B { items(first: 9) { edges "
+        "{ cursor } } }"
+    )
+    assert cached_query_cost(THROWAWAY._schema, document, operation_name="A") == 1 + 2 * 1
+    assert cached_query_cost(THROWAWAY._schema, document, operation_name="B") == 1 + 9 * 1
+    viewer = parse("{ viewer { livemode } }")
+    assert cached_query_cost(build_schema(Settings())._schema, viewer) == 1
+    assert cached_query_cost(THROWAWAY._schema, viewer) == 0  # no such field there
 
 
 def test_nested_connections_multiply() -> None:

@@ -33,3 +33,15 @@ async def test_nul_check_lets_other_strings_through() -> None:
         GROUP, variable_values={"id": "plg_\\u0000 \x01"}, context_value=anonymous
     )
     assert [e.extensions for e in result.errors or []] == [{"code": "UNAUTHENTICATED"}]
+
+
+async def test_nul_literal_is_refused_each_time_its_cached_document_is_reused() -> None:
+    schema = build_schema()
+    clean = 'mutation { createPlan(input: {name: "ab", code: "x", currencies: ["usd"]}) { plan { id } } }'
+    dirty = clean.replace('"ab"', '"a\\u0000b"')
+    anonymous = SimpleNamespace(viewer=None, request_id=None)
+    for _ in range(2):  # the second round reuses the parsed documents and their checks
+        refused = await schema.execute(dirty, context_value=anonymous)
+        assert [e.extensions for e in refused.errors or []] == [{"code": "BAD_USER_INPUT"}]
+        passed = await schema.execute(clean, context_value=anonymous)
+        assert [e.extensions for e in passed.errors or []] == [{"code": "UNAUTHENTICATED"}]

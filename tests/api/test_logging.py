@@ -6,7 +6,16 @@ import json
 import logging
 from pathlib import Path
 
-from api.logging import REDACTED, JsonFormatter, LogContext, Redactor, request_log_context
+import pytest
+
+from api.logging import (
+    _PATTERNS,
+    REDACTED,
+    JsonFormatter,
+    LogContext,
+    Redactor,
+    request_log_context,
+)
 
 KEY = "ck_live_" + "A1b2C3d4" * 5
 WEBHOOK_SECRET = "whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0cw=="
@@ -41,6 +50,41 @@ def test_bearer_tokens_and_configured_secrets_are_redacted() -> None:
         secrets=("my-own-secret-value",),
     )
     assert entry["message"] == f"auth {REDACTED} and {REDACTED}"
+
+
+def test_time_leads_the_line_and_request_fields_are_still_redacted() -> None:
+    token = request_log_context.set(LogContext(request_id=f"req {KEY}", operation="12345678"))
+    try:
+        line = JsonFormatter(Redactor()).format(record("GET /graphql 200", status=200))
+    finally:
+        request_log_context.reset(token)
+    assert line.startswith('{"time":"')
+    entry = json.loads(line)
+    assert entry["request_id"] == f"req {REDACTED}"
+    assert entry["operation"] == REDACTED
+    assert entry["status"] == 200 and entry["level"] == "INFO"
+    assert str(entry["time"]).endswith("+00:00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "BEARER tok.en",
+        "x bearer\tabc",
+        "ssn 123-45-6789.",
+        "1234567",
+        "12345678",
+        "a-12345678",
+        "ck_test_abc whsec_x",
+        "2026-11-25T07:49:09.002+00:00 123-45-678",
+        "nothing here",
+    ],
+)
+def test_pre_checks_never_change_what_is_redacted(text: str) -> None:
+    expected = text
+    for pattern in _PATTERNS:
+        expected = pattern.sub(REDACTED, expected)
+    assert Redactor()(text) == expected
 
 
 def test_sensitive_extras_are_dropped_and_others_kept() -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from api.rate_limit import RedisRateLimiter, SqlRateLimiter
@@ -30,6 +31,23 @@ def unique_key() -> str:
 
 
 @pytest.fixture
+async def limiters(db: Database) -> AsyncIterator[list[SqlRateLimiter]]:
+    """Limiters a test builds; their asyncpg pools (PostgreSQL) are closed after it."""
+    built: list[SqlRateLimiter] = []
+    yield built
+    for limiter in built:
+        await limiter.close()
+
+
+def sql_limiter(
+    db: Database, built: list[SqlRateLimiter], capacity: int, refill: float, clock: Clock
+) -> SqlRateLimiter:
+    limiter = SqlRateLimiter(db, capacity=capacity, refill_per_second=refill, clock=clock)
+    built.append(limiter)
+    return limiter
+
+
+@pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
     prefix = f"payouts-test-{uuid.uuid4().hex[:12]}:"
     yield prefix
@@ -42,8 +60,10 @@ async def redis_prefix() -> AsyncIterator[str]:
         await client.aclose()
 
 
-async def test_sql_bucket_grants_until_empty_then_refuses(db: Database) -> None:
-    limiter = SqlRateLimiter(db, capacity=10, refill_per_second=2.0, clock=Clock())
+async def test_sql_bucket_grants_until_empty_then_refuses(
+    db: Database, limiters: list[SqlRateLimiter]
+) -> None:
+    limiter = sql_limiter(db, limiters, 10, 2.0, Clock())
     key = unique_key()
     first = await limiter.take(key, 6)
     assert first.allowed and first.remaining == 4
@@ -54,9 +74,11 @@ async def test_sql_bucket_grants_until_empty_then_refuses(db: Database) -> None:
     assert (await limiter.take(key, 4)).allowed
 
 
-async def test_sql_bucket_refills_with_time_up_to_capacity(db: Database) -> None:
+async def test_sql_bucket_refills_with_time_up_to_capacity(
+    db: Database, limiters: list[SqlRateLimiter]
+) -> None:
     clock = Clock()
-    limiter = SqlRateLimiter(db, capacity=10, refill_per_second=2.0, clock=clock)
+    limiter = sql_limiter(db, limiters, 10, 2.0, clock)
     key = unique_key()
     assert (await limiter.take(key, 10)).allowed
     assert not (await limiter.take(key, 3)).allowed
@@ -67,28 +89,73 @@ async def test_sql_bucket_refills_with_time_up_to_capacity(db: Database) -> None
     assert (await limiter.take(key, 1)).remaining == pytest.approx(9)
 
 
-async def test_sql_bucket_clock_going_backwards_adds_nothing(db: Database) -> None:
+async def test_sql_bucket_clock_going_backwards_adds_nothing(
+    db: Database, limiters: list[SqlRateLimiter]
+) -> None:
     clock = Clock()
-    limiter = SqlRateLimiter(db, capacity=10, refill_per_second=2.0, clock=clock)
+    limiter = sql_limiter(db, limiters, 10, 2.0, clock)
     key = unique_key()
     await limiter.take(key, 10)
     clock.now -= 100  # another process with a slower clock
     assert not (await limiter.take(key, 1)).allowed
 
 
-async def test_sql_buckets_are_per_key(db: Database) -> None:
-    limiter = SqlRateLimiter(db, capacity=5, refill_per_second=1.0, clock=Clock())
+async def test_sql_buckets_are_per_key(db: Database, limiters: list[SqlRateLimiter]) -> None:
+    limiter = sql_limiter(db, limiters, 5, 1.0, Clock())
     a, b = unique_key(), unique_key()
     assert (await limiter.take(a, 5)).allowed
     assert not (await limiter.take(a, 1)).allowed
     assert (await limiter.take(b, 5)).allowed
 
 
-async def test_sql_bucket_never_overspends_under_concurrency(db: Database) -> None:
-    limiter = SqlRateLimiter(db, capacity=10, refill_per_second=1.0, clock=Clock())
+async def test_sql_bucket_never_overspends_under_concurrency(
+    db: Database, limiters: list[SqlRateLimiter]
+) -> None:
+    limiter = sql_limiter(db, limiters, 10, 1.0, Clock())
     key = unique_key()
     decisions = await asyncio.gather(*(limiter.take(key, 1) for _ in range(25)))
     assert sum(d.allowed for d in decisions) == 10
+
+
+async def test_sql_buckets_are_shared_by_limiters_with_their_own_pools(
+    db: Database, limiters: list[SqlRateLimiter]
+) -> None:
+    """Two limiters stand for two server processes: one bucket, never over-spent."""
+    clock = Clock()
+    first = sql_limiter(db, limiters, 10, 1.0, clock)
+    second = sql_limiter(db, limiters, 10, 1.0, clock)
+    key = unique_key()
+    decisions = await asyncio.gather(
+        *(limiter.take(key, 1) for _ in range(15) for limiter in (first, second))
+    )
+    assert sum(d.allowed for d in decisions) == 10
+
+
+@pytest.mark.postgres_only
+async def test_sql_bucket_survives_connections_killed_by_the_server(
+    private_database_url: str,
+) -> None:
+    db = Database(private_database_url)  # its own: killing connections spares other tests
+    limiter = SqlRateLimiter(db, capacity=10, refill_per_second=0.001, clock=Clock())
+    key = unique_key()
+    try:
+        for _ in range(3):
+            assert (await limiter.take(key, 1)).allowed
+            async with db.transaction() as session:
+                killed = (
+                    await session.execute(
+                        sa.text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                        )
+                    )
+                ).scalar_one()
+            assert killed >= 1
+        decision = await limiter.take(key, 1)
+        assert decision.allowed and decision.remaining == pytest.approx(6, abs=0.01)
+    finally:
+        await limiter.close()
+        await db.dispose()
 
 
 async def test_redis_bucket_grants_until_empty_then_refuses(redis_prefix: str) -> None:
