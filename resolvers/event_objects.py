@@ -46,11 +46,11 @@ class EventObjectCache:
         return value
 
     def _evict(self, now: float) -> None:
+        # Oldest first; an entry stays while it is fresh or still being read, unless full.
         while self._entries:
-            key, (expires, future) = next(iter(self._entries.items()))
-            if expires > now and len(self._entries) < self.max_entries:
-                return
-            if not future.done() and len(self._entries) < self.max_entries:
+            expires, future = next(iter(self._entries.values()))
+            full = len(self._entries) >= self.max_entries
+            if not full and (expires > now or not future.done()):
                 return
             self._entries.popitem(last=False)
 

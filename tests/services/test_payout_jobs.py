@@ -56,6 +56,23 @@ async def credit(db: Database, org_id: str, amount: int, delay: int = 0) -> None
         )
 
 
+async def request_unsubmitted(
+    db: Database, org_id: str, policy: payouts.PayoutPolicy, amount: int = 2_000
+) -> Payout:
+    """A committed payout whose after-commit provider call never happened (process died)."""
+    async with db.transaction() as session:
+        return await payouts.request_payout(
+            session,
+            organization_id=org_id,
+            livemode=False,
+            currency="usd",
+            amount=amount,
+            description=None,
+            provider="sandbox",
+            policy=policy,
+        )
+
+
 async def audit(db: Database) -> list[object]:
     async with db.read() as session, session.begin():
         return list(await verify(session))
@@ -110,18 +127,8 @@ async def test_reconciler_in_several_processes_creates_one_transfer_per_payout(
     policy = payouts.PayoutPolicy(retry_grace_seconds=0)
     ids = []
     for _ in range(10):
-        async with databases[0].transaction() as session:
-            payout = await payouts.request_payout(
-                session,
-                organization_id=org_id,
-                livemode=False,
-                currency="usd",
-                amount=1_500,
-                description=None,
-                provider="sandbox",
-                policy=policy,
-            )
-            ids.append(payout.id)
+        payout = await request_unsubmitted(databases[0], org_id, policy, amount=1_500)
+        ids.append(payout.id)
     # Nobody made the after-commit call (as if the process died): the reconcilers must.
     assert await reconciler.backlog(databases[0]) == 10
     await asyncio.gather(
@@ -155,17 +162,7 @@ async def test_transfer_event_before_acceptance_is_applied_when_recorded(
     db = databases[0]
     org_id = await new_org(db)
     await credit(db, org_id, 5_000)
-    async with db.transaction() as session:
-        payout = await payouts.request_payout(
-            session,
-            organization_id=org_id,
-            livemode=False,
-            currency="usd",
-            amount=2_000,
-            description=None,
-            provider="sandbox",
-            policy=payouts.PayoutPolicy(),
-        )
+    payout = await request_unsubmitted(db, org_id, payouts.PayoutPolicy())
     event = WebhookEvent(
         id="sbevt_early",
         type="transfer.updated",
@@ -207,17 +204,7 @@ async def test_transfer_accepted_after_giving_up_is_canceled_and_funds_stay_retu
     org_id = await new_org(db)
     await credit(db, org_id, 5_000)
     policy = payouts.PayoutPolicy(max_attempts=1, retry_grace_seconds=0)
-    async with db.transaction() as session:
-        payout = await payouts.request_payout(
-            session,
-            organization_id=org_id,
-            livemode=False,
-            currency="usd",
-            amount=2_000,
-            description=None,
-            provider="sandbox",
-            policy=policy,
-        )
+    payout = await request_unsubmitted(db, org_id, policy)
     base = registry_for(db).sandbox
     late = GiveUpDuringCall(db, base.config, is_postgres=not db.is_sqlite)
     late.give_up = lambda: reconciler.reconcile_due(db, ProviderRegistry(base), policy)
@@ -241,21 +228,6 @@ async def test_transfer_accepted_after_giving_up_is_canceled_and_funds_stay_retu
     assert transfer.status == "canceled"
     assert (balance.available, balance.in_transit) == (5_000, 0)
     assert await audit(db) == []
-
-
-async def request_unsubmitted(db: Database, org_id: str, policy: payouts.PayoutPolicy) -> Payout:
-    """A committed payout whose after-commit provider call never happened (process died)."""
-    async with db.transaction() as session:
-        return await payouts.request_payout(
-            session,
-            organization_id=org_id,
-            livemode=False,
-            currency="usd",
-            amount=2_000,
-            description=None,
-            provider="sandbox",
-            policy=policy,
-        )
 
 
 async def exhaust_attempts(db: Database, registry: ProviderRegistry, policy: Any) -> None:
