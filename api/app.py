@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/graphql/", to_graphql, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -111,7 +112,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(RequestObserver),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_query_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_query_bytes,
+                timeout_seconds=settings.request_body_timeout_seconds,
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -122,8 +127,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
     )
+    # Starlette's trailing-slash redirect builds its Location from the client's Host header.
+    app.router.redirect_slashes = False
     app.state.payouts = state
     return app
+
+
+async def to_graphql(request: Request) -> Response:
+    """``/graphql/`` → ``/graphql``: a relative Location (never built from the Host header);
+    308 keeps the method and body of a POST."""
+    query = request.url.query
+    return Response(
+        status_code=308, headers={"location": "/graphql" + (f"?{query}" if query else "")}
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -61,6 +61,16 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["PAYOUTS_HOST"] = host
     os.environ["PAYOUTS_PORT"] = str(port)
     settings = Settings()
+    if args.workers > 1 and settings.event_bus_kind == "memory":
+        print(
+            f"payouts serve: --workers {args.workers} needs an event bus that reaches every "
+            "worker, and this configuration uses the in-process one (PAYOUTS_EVENT_BUS=memory, "
+            "the default on SQLite): live updates would silently miss events published by "
+            "other workers. Run one worker, or use PostgreSQL (PAYOUTS_DATABASE_URL=postgresql"
+            "+asyncpg://..., whose default bus is LISTEN/NOTIFY).",
+            file=sys.stderr,
+        )
+        return 2
     if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
         migrations.upgrade(settings.database_url)
     _announce(settings, host, port)

@@ -15,13 +15,13 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.cost import QueryCost
+from api.document_checks import DocumentPrecheck, PrecheckedValidationCache
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser, RejectNulCharacters
@@ -85,8 +85,9 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         ErrorShaping,
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         factory(CachedParser, maxsize=settings.parser_cache_size),
+        DocumentPrecheck,
         factory(AddValidationRules, _limit_rules(settings)),
-        factory(ValidationCache, maxsize=settings.validation_cache_size),
+        factory(PrecheckedValidationCache, maxsize=settings.validation_cache_size),
         OperationObserver,
         factory(
             QueryCost,

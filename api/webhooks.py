@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.client_errors import client_error
 from providers.base import WebhookVerificationError
 from providers.registry import ProviderRegistry
 from services import webhooks
@@ -31,8 +32,12 @@ async def receive_webhook(request: Request) -> JSONResponse:
         event = provider.parse_webhook(request.headers, body)
     except WebhookVerificationError:
         return JSONResponse({"error": "invalid or stale signature"}, status_code=401)
+    except RecursionError:
+        # The signature library's JSON decoder recurses per nesting level.
+        client_error("malformed webhook", f"{name}: JSON nests too deeply")
+        return JSONResponse({"error": "malformed event: JSON nests too deeply"}, status_code=400)
     except ValueError as exc:
-        log.warning("malformed %s webhook: %s", name, exc)
+        client_error("malformed webhook", f"{name}: {exc}")
         return JSONResponse({"error": "malformed event"}, status_code=400)
     try:
         async with state.db.transaction() as session:
