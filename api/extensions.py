@@ -10,7 +10,6 @@ from typing import Any, Generic, TypeVar
 from graphql import (
     BREAK,
     DocumentNode,
-    ExecutionResult,
     GraphQLError,
     StringValueNode,
     Visitor,
@@ -18,7 +17,6 @@ from graphql import (
     visit,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
 
 T = TypeVar("T")
 
@@ -88,17 +86,17 @@ class RejectNulCharacters(SchemaExtension):
     at the edge keeps SQLite and PostgreSQL alike.
     """
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Before ``GatedValidation`` (which skips a document already refused): cheap, bounded.
         context = self.execution_context
-        found = _unstorable_in(context.variables) or _unstorable_in_document(
-            context.graphql_document
-        )
-        if found is not None:
-            message = NUL_MESSAGE if found == "\x00" else SURROGATE_MESSAGE
-            error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
-            if context.operation_type is OperationType.SUBSCRIPTION:
-                raise error  # a subscription ignores a preset result; strawberry sends this
-            context.result = ExecutionResult(data=None, errors=[error])
+        if context.pre_execution_errors is None:
+            found = _unstorable_in(context.variables) or _unstorable_in_document(
+                context.graphql_document
+            )
+            if found is not None:
+                message = NUL_MESSAGE if found == "\x00" else SURROGATE_MESSAGE
+                error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+                context.pre_execution_errors = [error]
         yield
 
 
