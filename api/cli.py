@@ -49,6 +49,12 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument(
+        "--allow-in-process-bus",
+        action="store_true",
+        help="allow --workers N with the in-process event bus: live updates then reach only "
+        "subscribers on the worker that published them (benchmarks, metrics tests)",
+    )
 
 
 @command("serve", "run the HTTP/WebSocket server", _serve_args)
@@ -61,13 +67,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["PAYOUTS_HOST"] = host
     os.environ["PAYOUTS_PORT"] = str(port)
     settings = Settings()
-    if args.workers > 1 and settings.event_bus_kind == "memory":
+    if args.workers > 1 and settings.event_bus_kind == "memory" and not args.allow_in_process_bus:
         print(
             f"payouts serve: --workers {args.workers} needs an event bus that reaches every "
             "worker, and this configuration uses the in-process one (PAYOUTS_EVENT_BUS=memory, "
             "the default on SQLite): live updates would silently miss events published by "
             "other workers. Run one worker, or use PostgreSQL (PAYOUTS_DATABASE_URL=postgresql"
-            "+asyncpg://..., whose default bus is LISTEN/NOTIFY).",
+            "+asyncpg://..., whose default bus is LISTEN/NOTIFY). --allow-in-process-bus overrides this.",
             file=sys.stderr,
         )
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from graphql import FieldNode, OperationType
@@ -57,7 +58,11 @@ async def run_mutation(
     request = {k: v for k, v in dump(input).items() if k != "idempotency_key"}
     try:
         stored = await idempotency.claim(
-            db, scope, name, idempotency.fingerprint(_secret_key(info), name, request)
+            db,
+            scope,
+            name,
+            idempotency.fingerprint(_secret_key(info), name, request),
+            stale_after=_stale_claim(info),
         )
     except DomainError as error:
         return payload(user_errors=user_errors_from(error))  # type: ignore[call-arg]
@@ -106,6 +111,11 @@ async def _remember_failure(
 
 def _secret_key(info: Info) -> str:
     return str(info.context.services["settings"].secret_key)
+
+
+def _stale_claim(info: Info) -> timedelta:
+    settings = info.context.services["settings"]
+    return timedelta(seconds=settings.idempotency_stale_claim_seconds)
 
 
 def _encode(result: Any) -> str:
