@@ -151,18 +151,29 @@ async def readyz(request: Request) -> JSONResponse:
     state: AppState = request.app.state.payouts
     try:
         async with state.db.read() as session:
-            current = (
-                await session.execute(sa.text("SELECT version_num FROM alembic_version"))
-            ).scalar_one_or_none()
+            await session.execute(sa.text("SELECT 1"))
     except Exception as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    current = await _current_revision(state)
     if current != state.head_revision:
         return JSONResponse(
             {
                 "status": "unavailable",
+                "database": "migrations pending",
                 "migrations": {"current": current, "head": state.head_revision},
             },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "migrations": {"current": current}})
+
+
+async def _current_revision(state: AppState) -> str | None:
+    """The database's Alembic revision; None when it has none (no migrations applied yet)."""
+    try:
+        async with state.db.read() as session:
+            return (
+                await session.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except sa.exc.DBAPIError:  # the database answered: there is no alembic_version table
+        return None

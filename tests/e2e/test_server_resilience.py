@@ -1,4 +1,4 @@
-"""The server under hostile clients and failing parts (issue 17, items 9, 10, 16, 24 and 26):
+"""The server under hostile clients and failing parts (issue 17, items 9, 10, 14, 16, 24, 26):
 client mistakes logged as throttled client errors, slow bodies timed out, the database going
 away answered with 503 + Retry-After and recovered from, ``serve --workers`` refused where
 events would be lost, and the idempotency stale-claim window set from the environment."""
@@ -29,10 +29,11 @@ from resolvers.plan_mutations import CreatePlanGroupInput
 from resolvers.snapshot import dump
 from services import idempotency
 from services.database import Database
-from tests.conftest import make_org
+from tests.conftest import BACKEND, PG_ADMIN_URL, make_org
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import ROOT, LiveServer, free_port, server_env, start_server
 from tests.support.orgs import TestOrg
+from tests.support.postgres import create_database, drop_database
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -218,3 +219,46 @@ async def test_database_outage_is_503_with_retry_after_then_recovers(
 
 async def _make_org(db: Database) -> str:
     return (await make_org(db, "Outage")).test_key
+
+
+@pytest.mark.postgres_only
+async def test_database_outage_backs_off_the_background_loops(
+    proxied_server: tuple[LiveServer, TcpProxy],
+) -> None:
+    server, proxy = proxied_server
+    before = len(log_records(server))
+    await proxy.cut()
+    await asyncio.sleep(6)
+    records = log_records(server)[before:]
+    await proxy.restore()
+    for logger in ("providers.sandbox.outbox", "api.jobs"):
+        lines = [r for r in records if r["logger"] == logger]
+        tracebacks = [r for r in lines if "exception" in r]
+        # Polling every 0.1 s without backoff logged ~60 tracebacks in 6 s.
+        assert len(lines) <= 8 * 2, (logger, len(lines))
+        assert len(tracebacks) <= 2, (logger, len(tracebacks))
+
+
+@pytest.fixture
+def unmigrated_database_url(tmp_path: Path) -> Iterator[str]:
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"payouts_test_empty_{uuid.uuid4().hex[:10]}"
+    url = create_database(PG_ADMIN_URL, name)
+    try:
+        yield url
+    finally:
+        drop_database(PG_ADMIN_URL, name)
+
+
+async def test_readyz_says_migrations_pending_for_a_reachable_empty_database(
+    unmigrated_database_url: str, tmp_path: Path
+) -> None:
+    with start_server(unmigrated_database_url, tmp_path / "server.log") as live:
+        async with httpx.AsyncClient() as http:
+            response = await http.get(f"{live.url}/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "migrations pending", body
+    assert body["migrations"]["current"] is None and body["migrations"]["head"]
