@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        stops = [await start_providers(state.providers, db)]
+        stops = [await start_providers(state.providers, db), await graphql.open_connections.start()]
         for hook in STARTUP_HOOKS:
             stop = await hook(state)
             if stop is not None:

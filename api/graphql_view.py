@@ -42,6 +42,7 @@ from api.outage import RETRY_AFTER_SECONDS, is_database_unavailable
 from api.request_json import JsonTooDeep, decode_json
 from api.settings import Settings
 from api.ws_protocol import PayoutsTransportWSHandler, close_reason
+from api.ws_revocation import OpenConnections
 from resolvers.context import Context
 from services.database import Database
 
@@ -81,6 +82,7 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         self.authenticate = authenticator
         self.services = services
         self.max_json_depth = settings.max_json_depth
+        self.open_connections = OpenConnections(db)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.unset import UnsetType
 
+from api.ws_revocation import REVOKED_REASON
 from resolvers.context import Context
 
 AUTH_CLOSE_CODE = 4403
@@ -59,11 +60,27 @@ class PayoutsTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         except ConnectionRejectionError as error:
             await self.websocket.close(code=AUTH_CLOSE_CODE, reason=rejection_reason(error))
             return
+        viewer = self.context.viewer
+        watcher = getattr(self.view, "open_connections", None)
+        if viewer is not None and watcher is not None:
+            self._watched_key = viewer.api_key_id
+            watcher.add(viewer.api_key_id, self)
         if isinstance(ack_payload, UnsetType):
             await self.send_message({"type": "connection_ack"})
         else:
             await self.send_message({"type": "connection_ack", "payload": ack_payload})
         self.connection_acknowledged = True
+
+    _watched_key: str | None = None
+
+    async def close_for_revocation(self) -> None:
+        await self.websocket.close(code=AUTH_CLOSE_CODE, reason=REVOKED_REASON)
+
+    async def shutdown(self) -> None:
+        watcher = getattr(self.view, "open_connections", None)
+        if self._watched_key is not None and watcher is not None:
+            watcher.discard(self._watched_key, self)
+        await super().shutdown()
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged:

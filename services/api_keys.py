@@ -198,6 +198,18 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
     return key
 
 
+async def revoked_among(session: AsyncSession, key_ids: Sequence[str]) -> set[str]:
+    """Which of these keys are revoked (or gone)."""
+    if not key_ids:
+        return set()
+    live = await session.execute(
+        sa.select(col(ApiKey.id)).where(
+            col(ApiKey.id).in_(key_ids), col(ApiKey.revoked_at).is_(None)
+        )
+    )
+    return set(key_ids) - set(live.scalars())
+
+
 async def roll_key(session: AsyncSession, organization_id: str, *, livemode: bool) -> str:
     """A new key for the organization and mode (the old ones stay valid until revoked)."""
     org = await session.get(Organization, organization_id)

@@ -1,12 +1,14 @@
-"""graphql-transport-ws answers at the edge (issue 17, items 11, 18 and 22): coded errors,
+"""graphql-transport-ws answers at the edge (issue 17, items 11, 18, 22 and 23): coded errors,
 4400 for malformed messages instead of a dropped socket, a 4406 a browser can see, and an
-authentication close whose reason says what is wrong."""
+authentication close whose reason says what is wrong, also when a key is revoked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.support.live_server import LiveServer
+from services.database import Database
+from tests.conftest import make_org
+from tests.support.live_server import LiveServer, start_server
 from tests.support.orgs import TestOrg
 
 pytestmark = pytest.mark.e2e
@@ -149,3 +153,39 @@ async def test_graphiql_ws_client_gives_up_at_once_on_auth_close(server: LiveSer
     assert outcome["code"] == 4403 and "not valid" in outcome["reason"], outcome
     assert outcome["attempts"] == 1, outcome  # no retries
     assert asyncio.get_running_loop().time() - started < 10
+
+
+@pytest.fixture(scope="module")
+def second_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Another server process on the same database."""
+    with start_server(database_url, tmp_path_factory.mktemp("second") / "server.log") as live:
+        yield live
+
+
+async def test_revoked_key_closes_open_websockets_in_every_process(
+    server: LiveServer, second_server: LiveServer, db: Database
+) -> None:
+    org = await make_org(db, "Revoked")
+    sockets = [await acknowledged(live, org.test_key) for live in (server, second_server)]
+    for ws in sockets:
+        await ws.send(
+            json.dumps({"type": "subscribe", "id": "live", "payload": {"query": SUBSCRIPTION}})
+        )
+    await asyncio.sleep(0.3)  # subscribed
+    revoked = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "api.cli", "revoke-key", org.test_key],
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    started = asyncio.get_running_loop().time()
+    for ws in sockets:
+        code, reason = await close_of(ws)
+        assert code == 4403 and "revoked" in reason, (code, reason)
+    assert asyncio.get_running_loop().time() - started < 1.5
