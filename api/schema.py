@@ -22,6 +22,7 @@ from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance import BalanceMutation, BalanceQuery
+from resolvers.descriptions import describe_schema
 from resolvers.live_fields import LiveSubscription
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
@@ -58,7 +59,7 @@ class PayoutsSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return PayoutsSchema(
+    schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
@@ -71,6 +72,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             disable_field_suggestions=not settings.introspection,
         ),
     )
+    describe_schema(schema._schema)
+    return schema
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
