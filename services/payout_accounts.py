@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +40,7 @@ from providers.base import (
 from providers.registry import ProviderRegistry
 from services.api_keys import Viewer
 from services.database import Database
-from services.documents import DocumentFetcher
+from services.documents import DocumentFetcher, check_url_form
 from services.errors import DomainError
 from services.events import record_event
 from services.kyc_validation import Verification, validate_verification
@@ -273,8 +272,9 @@ async def _lock_organization(session: AsyncSession, organization_id: str) -> Non
 
 
 async def _identity_document(fetcher: DocumentFetcher, url: str, livemode: bool) -> Document:
-    if not livemode and urlsplit(url).hostname == SANDBOX_DOCUMENT_HOST:
-        # SPEC §4: in test mode this reserved host stands for a valid document.
+    if not livemode and check_url_form(url).hostname == SANDBOX_DOCUMENT_HOST:
+        # SPEC §4: in test mode this reserved host stands for a valid document (once the URL
+        # passed the same form rules as any other: https, default port, no credentials).
         return Document(b"", "application/pdf", hashlib.sha256(url.encode()).hexdigest())
     return await fetcher.fetch(url)
 
