@@ -10,7 +10,7 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -216,6 +216,14 @@ async def roll_key(session: AsyncSession, organization_id: str, *, livemode: boo
     if org is None:
         raise DomainError("NOT_FOUND", "organization not found", ["organizationId"])
     return await _add_key(session, organization_id, livemode=livemode)
+
+
+async def organization_created_at(session: AsyncSession, organization_id: str) -> datetime:
+    result = await session.execute(
+        sa.select(col(Organization.created_at)).where(col(Organization.id) == organization_id)
+    )
+    created: datetime = result.scalar_one()
+    return created
 
 
 async def organization_count(session: AsyncSession) -> int:

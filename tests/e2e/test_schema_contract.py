@@ -58,10 +58,11 @@ async def test_organization_is_a_node_and_nodes_keeps_order(
 ) -> None:
     other = await make_org(db, "Someone else")
     async with GraphQLClient(server.graphql_url, org.test_key) as client:
-        data = await client.data(
+        result = await client.execute(
             "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Organization { name } } }",
             {"ids": [org.id, "po_unknown", other.id, org.id]},
         )
+        data = result["data"]
         one = await client.data(
             "query($id: ID!) { node(id: $id) { __typename ... on Organization { name } } }",
             {"id": org.id},
@@ -71,6 +72,7 @@ async def test_organization_is_a_node_and_nodes_keeps_order(
         )
     mine = {"__typename": "Organization", "id": org.id, "name": org.name}
     assert data["nodes"] == [mine, None, None, mine]  # another tenant's id is null, like unknown
+    assert result["extensions"]["cost"]["requestedQueryCost"] >= 4  # charged per id
     assert one["node"] == {"__typename": "Organization", "name": org.name}
     assert error_codes(too_many) == ["BAD_USER_INPUT"], too_many
 
