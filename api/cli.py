@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from api import migrations
+from api.bus import build_event_bus
 from api.graphiql import missing_assets
 from api.logging import configure_logging
 from api.settings import Settings
@@ -166,6 +167,10 @@ def _revoke_args(p: argparse.ArgumentParser) -> None:
 @command("revoke-key", "revoke an API key", _revoke_args)
 def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> str:
+        if settings.event_bus_kind == "postgres":
+            # The revocation event rides the commit as NOTIFY: every server process closes
+            # the key's open WebSockets at once (else within their periodic check).
+            db.bus = build_event_bus(settings)
         async with db.transaction() as session:
             return (await api_keys.revoke_key(session, args.key)).id
 

@@ -82,7 +82,7 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         self.authenticate = authenticator
         self.services = services
         self.max_json_depth = settings.max_json_depth
-        self.open_connections = OpenConnections(db)
+        self.open_connections = OpenConnections(db, settings.ws_revocation_check_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

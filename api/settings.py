@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
     ws_max_message_bytes: int = 1_048_576
+    # How often each process checks the keys of its open WebSockets for revocation (the event
+    # bus announces revocations sooner where it reaches: PostgreSQL).
+    ws_revocation_check_seconds: float = Field(default=0.5, gt=0, le=3600)
     # WebSocket keepalive (uvicorn): a ping every interval; no pong within the timeout closes.
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)

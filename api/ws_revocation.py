@@ -1,11 +1,15 @@
 """Open WebSocket connections by API key, closed with 4403 soon after their key is revoked.
 
 A WebSocket is authenticated once, at ``connection_init``; without this, a revoked key kept its
-subscriptions until the client disconnected. Each process checks the keys of its own open
-connections against the database every ``interval`` seconds (one indexed query, only while
-connections are open): the database is where a revocation lands, whichever process (the
-``payouts revoke-key`` command included) made it, so every process sees it within the interval
-on every backend.
+subscriptions until the client disconnected. Two paths lead here:
+
+- the event bus: a revocation records an ``api_key.revoked`` event, which the PostgreSQL bus
+  delivers at commit to every server process; each checks at once;
+- a check every ``interval`` seconds of the keys of this process's open connections (one
+  indexed query, only while connections are open), for revocations no bus announced to us
+  (the in-process bus cannot hear the ``payouts revoke-key`` command, another process).
+
+Either way the database decides: an event is only a reason to look.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Protocol
 
 from services import api_keys
 from services.database import Database
+from services.event_bus import LiveBus
+from services.events import PublishedEvent
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ class OpenConnections:
         self.db = db
         self.interval = interval
         self._by_key: dict[str, set[Closable]] = {}
+        self._checks: set[asyncio.Task[int]] = set()
 
     def add(self, api_key_id: str, connection: Closable) -> None:
         self._by_key.setdefault(api_key_id, set()).add(connection)
@@ -54,7 +61,16 @@ class OpenConnections:
         await asyncio.gather(*(c.close_for_revocation() for c in closing), return_exceptions=True)
         return len(closing)
 
+    def on_event(self, event: PublishedEvent) -> None:
+        """A bus observer: a revocation of a key with open connections here is checked now."""
+        if event.type == api_keys.KEY_REVOKED_EVENT and event.object_id in self._by_key:
+            check = asyncio.create_task(self.close_revoked(), name="ws-key-revoked")
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
+
     async def start(self) -> Callable[[], Awaitable[None]]:
+        if isinstance(self.db.bus, LiveBus):
+            self.db.bus.hub.observers.append(self.on_event)
         task = asyncio.create_task(self._watch(), name="ws-key-revocation")
 
         async def stop() -> None:

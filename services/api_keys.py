@@ -20,6 +20,7 @@ from sqlmodel import col
 from models import ApiKey, Organization
 from models.base import utcnow
 from services.errors import DomainError, validation_error
+from services.events import record_event
 
 TEST_PREFIX = "ck_test_"
 LIVE_PREFIX = "ck_live_"
@@ -195,7 +196,19 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
         key.revoked_at = utcnow()
         session.add(key)
         await session.flush()
+        # Announced after commit: every server process closes the key's open WebSockets.
+        record_event(
+            session,
+            organization_id=key.organization_id,
+            livemode=key.livemode,
+            type=KEY_REVOKED_EVENT,
+            object_type="api_key",
+            object_id=key.id,
+        )
     return key
+
+
+KEY_REVOKED_EVENT = "api_key.revoked"
 
 
 async def revoked_among(session: AsyncSession, key_ids: Sequence[str]) -> set[str]:

@@ -189,3 +189,33 @@ async def test_revoked_key_closes_open_websockets_in_every_process(
         code, reason = await close_of(ws)
         assert code == 4403 and "revoked" in reason, (code, reason)
     assert asyncio.get_running_loop().time() - started < 1.5
+
+
+@pytest.mark.postgres_only
+async def test_revocation_reaches_other_processes_through_the_event_bus(
+    database_url: str, tmp_path: Path, db: Database
+) -> None:
+    # The periodic check is slowed to a minute: only the bus can close the socket in time.
+    with start_server(
+        database_url, tmp_path / "server.log", PAYOUTS_WS_REVOCATION_CHECK_SECONDS="60"
+    ) as slow_checker:
+        org = await make_org(db, "Revoked over the bus")
+        ws = await acknowledged(slow_checker, org.test_key)
+        await ws.send(
+            json.dumps({"type": "subscribe", "id": "live", "payload": {"query": SUBSCRIPTION}})
+        )
+        await asyncio.sleep(0.3)
+        revoked = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "api.cli", "revoke-key", org.test_key],
+            cwd=ROOT,
+            env=slow_checker.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        started = asyncio.get_running_loop().time()
+        code, reason = await close_of(ws)
+        assert code == 4403 and "revoked" in reason
+        assert asyncio.get_running_loop().time() - started < 1.5
