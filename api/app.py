@@ -31,7 +31,7 @@ from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
 from api.webhooks import receive_webhook
-from services.database import Database
+from services.infra.database import Database
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
-from services.event_bus import InProcessBus, LiveBus, PostgresBus
+from services.infra.event_bus import InProcessBus, LiveBus, PostgresBus
 
 if TYPE_CHECKING:
     from api.app import AppState

@@ -15,9 +15,9 @@ from api import migrations
 from api.graphiql import missing_assets
 from api.logging import configure_logging
 from api.settings import Settings
-from services import api_keys
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations import api_keys
 
 Command = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}

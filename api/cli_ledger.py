@@ -9,8 +9,8 @@ import sys
 
 from api.cli import command, run_db
 from api.settings import Settings
-from services.database import Database
-from services.ledger_audit import Violation, verify
+from services.infra.database import Database
+from services.ledger.audit import Violation, verify
 
 
 @command("verify-ledger", "check every ledger invariant; exit non-zero on any violation")

@@ -20,7 +20,7 @@ from api.graphiql import render_page
 from api.middleware import request_id_of
 from api.settings import Settings
 from resolvers.context import Context
-from services.database import Database
+from services.infra.database import Database
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):

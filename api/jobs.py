@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from api.metrics import set_reconciler_backlog
 from api.settings import Settings
-from services import balance_release, reconciler
-from services.payouts import PayoutPolicy
+from services.ledger import release as balance_release
+from services.payouts import reconciler
+from services.payouts.service import PayoutPolicy
 
 if TYPE_CHECKING:
     from api.app import AppState

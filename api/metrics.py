@@ -39,7 +39,8 @@ from api.cost import select_operation
 from api.errors import error_code, is_unexpected
 from api.logging import LogContext, request_log_context
 from api.middleware import request_id_of
-from services import mailbox, webhooks
+from services.infra import mailbox
+from services.provider_events import ingest as webhooks
 
 access_log = logging.getLogger("payouts.access")
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from providers.base import WebhookVerificationError
 from providers.registry import ProviderRegistry
-from services import webhooks
+from services.provider_events import ingest as webhooks
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 256 * 1024

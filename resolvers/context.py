@@ -7,8 +7,8 @@ from typing import Any
 
 import strawberry
 
-from services.api_keys import Viewer
-from services.database import Database
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
 
 
 @dataclass

@@ -15,9 +15,9 @@ from resolvers.context import Info
 from resolvers.errors import UserError, user_errors_from
 from resolvers.snapshot import dump, load
 from services import idempotency
-from services.api_keys import Viewer
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
 
 
 class Payload(Protocol):

@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.context import Info
-from services.api_keys import Viewer
+from services.organizations.api_keys import Viewer
 
 
 @strawberry.interface(description="An object with an opaque, prefixed id.")

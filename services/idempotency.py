@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import IdempotencyRecord, IdempotencyStatus
 from models.base import utcnow
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
 from services.sensitive import keyed_fingerprint
 
 RETENTION = timedelta(hours=24)

@@ -18,9 +18,9 @@ from api.schema import build_schema
 from api.settings import Settings
 from models import PayoutAccount, SandboxAccount
 from resolvers.context import Context
-from services.api_keys import Viewer
-from services.database import Database
-from services.documents import DocumentFetcher
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
+from services.payout_accounts.documents import DocumentFetcher
 from tests.conftest import make_org
 from tests.support.accounts import COMPLETE_VERIFICATION, individual_input
 from tests.support.tls_server import (

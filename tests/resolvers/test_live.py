@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from resolvers.context import Context
-from services.api_keys import Viewer
-from services.database import Database
-from services.event_bus import LiveBus
-from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_bus import LiveBus
+from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
+from services.organizations.api_keys import Viewer
 from tests.support.live import live_database, wait_until_live
 from tests.support.live_schema import SCHEMA, SUBSCRIBE, rename
 from tests.support.orgs import TestOrg

@@ -25,9 +25,9 @@ from api.settings import Settings
 from models import Organization
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.live import LiveEvent, LiveEventFields, live_events
-from services.database import Database
-from services.events import PublishedEvent, record_event
+from resolvers.live.stream import LiveEvent, LiveEventFields, live_events
+from services.infra.database import Database
+from services.infra.events import PublishedEvent, record_event
 from tests.support.live_server import free_port
 
 
