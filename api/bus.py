@@ -47,7 +47,7 @@ async def start_event_bus(state: AppState) -> Callable[[], Awaitable[None]]:
     db = state.db
     bus = db.bus if isinstance(db.bus, LiveBus) else build_event_bus(state.settings)
     db.bus = bus
-    state.services["event_bus"] = bus
+    state.services.bus = bus
     await bus.start()
     log.info("event bus: %s", type(bus).__name__)
 

@@ -34,7 +34,7 @@ def payout_policy(settings: Settings) -> PayoutPolicy:
 
 async def start_payout_jobs(state: AppState) -> Callable[[], Awaitable[None]]:
     settings = state.settings
-    policy: PayoutPolicy = state.services["payout_policy"]
+    policy = state.services.payout_policy
 
     async def release() -> int:
         return await balance_release.release_pass(state.db)

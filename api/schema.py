@@ -27,13 +27,16 @@ from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
-from resolvers.balance.types import BalanceMutation, BalanceQuery
+from resolvers.balance.mutations import BalanceMutation
+from resolvers.balance.queries import BalanceQuery
 from resolvers.live.subscriptions import LiveSubscription
 from resolvers.node_query import NodeQuery
-from resolvers.payout_accounts.types import PayoutAccountMutation, PayoutAccountQuery
-from resolvers.payouts.mutations import PayoutMutation, PayoutQuery
+from resolvers.payout_accounts.mutations import PayoutAccountMutation
+from resolvers.payout_accounts.queries import PayoutAccountQuery
+from resolvers.payouts.mutations import PayoutMutation
+from resolvers.payouts.queries import PayoutQuery
 from resolvers.plans.mutations import PlanMutation
-from resolvers.plans.types import PlanQuery
+from resolvers.plans.queries import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 

@@ -19,7 +19,7 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 async def receive_webhook(request: Request) -> JSONResponse:
     state = request.app.state.payouts
-    registry: ProviderRegistry = state.services["providers"]
+    registry: ProviderRegistry = state.services.providers
     name = request.path_params["provider"]
     provider = registry.by_name(name)
     if provider is None:

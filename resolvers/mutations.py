@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from graphql import FieldNode, OperationType
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
@@ -16,7 +15,7 @@ from resolvers.errors import UserError, user_errors_from
 from resolvers.snapshot import dump, load
 from services import idempotency
 from services.errors import DomainError
-from services.infra.database import Database
+from services.infra.database import Database, Session
 from services.organizations.api_keys import Viewer
 
 
@@ -25,7 +24,7 @@ class Payload(Protocol):
 
 
 P = TypeVar("P", bound=Payload)
-Action = Callable[[AsyncSession, Viewer], Awaitable[P]]
+Action = Callable[[Session, Viewer], Awaitable[P]]
 Prepare = Callable[[Viewer], Awaitable[None]]
 
 
@@ -105,7 +104,7 @@ async def _remember_failure(
 
 
 def _secret_key(info: Info) -> str:
-    return str(info.context.services["settings"].secret_key)
+    return info.context.services.secret_key
 
 
 def _encode(result: Any) -> str:

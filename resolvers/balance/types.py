@@ -1,26 +1,17 @@
-"""``balance``, ``balanceTransactions`` and ``testCreditBalance``."""
+"""GraphQL types of the balance: ``Balance`` and ``BalanceTransaction``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.ledger import Balance as BalanceRow
 from models.ledger import BalanceTransaction as BalanceTransactionRow
 from models.ledger import BalanceTransactionType
-from resolvers.auth import require_viewer
-from resolvers.context import Info
-from resolvers.errors import UserError
-from resolvers.mutations import run_mutation
-from resolvers.node import Node, register_node
-from resolvers.pagination import Connection, page_request_errors, to_connection
+from resolvers.node import Node
 from resolvers.scalars import Cents
-from services.errors import DomainError
 from services.ledger import service as ledger
-from services.organizations.api_keys import Viewer
-from services.pagination import keyset_page
 
 BalanceTransactionTypeEnum = strawberry.enum(
     BalanceTransactionType,
@@ -91,92 +82,4 @@ class BalanceTransaction(Node):
             source_id=row.source_id,
             description=row.description,
             available_on=row.available_on,
-        )
-
-
-@register_node("txn")
-async def load_transaction(info: Info, viewer: Viewer, node_id: str) -> Node | None:
-    async with info.context.db.read() as session:
-        row = await session.get(BalanceTransactionRow, node_id)
-    if row is None or row.organization_id != viewer.organization_id:
-        return None
-    if row.livemode != viewer.livemode:
-        return None
-    return BalanceTransaction.of(row)
-
-
-@strawberry.input
-class TestCreditBalanceInput:
-    amount: Cents
-    description: str | None = None
-    available_in_seconds: int = 0
-    idempotency_key: str | None = None
-
-
-@strawberry.type
-class TestCreditBalancePayload:
-    balance_transaction: BalanceTransaction | None = None
-    balance: Balance | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class BalanceQuery:
-    @strawberry.field(description="The organization's balance in the key's mode.")
-    async def balance(self, info: Info) -> Balance:
-        viewer = require_viewer(info)
-        async with info.context.db.read() as session:
-            view = await ledger.get_balance(
-                session, viewer.organization_id, viewer.livemode, viewer.currency
-            )
-        return Balance.of(view)
-
-    @strawberry.field(description="Ledger entries, newest first.")
-    async def balance_transactions(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[BalanceTransaction]:
-        viewer = require_viewer(info)
-        with page_request_errors():
-            async with info.context.db.read() as session:
-                page = await keyset_page(
-                    session,
-                    ledger.transactions_query(viewer.organization_id, viewer.livemode),
-                    BalanceTransactionRow,
-                    first=first,
-                    after=after,
-                )
-        return to_connection(page, BalanceTransaction.of)
-
-
-@strawberry.type
-class BalanceMutation:
-    @strawberry.mutation(
-        description="Test mode: credit pending funds, available after availableInSeconds."
-    )
-    async def test_credit_balance(
-        self, info: Info, input: TestCreditBalanceInput
-    ) -> TestCreditBalancePayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> TestCreditBalancePayload:
-            if viewer.livemode:
-                raise DomainError("TEST_MODE_ONLY", "testCreditBalance needs a test key")
-            result = await ledger.credit(
-                session,
-                organization_id=viewer.organization_id,
-                livemode=viewer.livemode,
-                currency=viewer.currency,
-                amount=input.amount,
-                description=input.description,
-                available_in_seconds=input.available_in_seconds,
-            )
-            return TestCreditBalancePayload(
-                balance_transaction=BalanceTransaction.of(result.transaction),
-                balance=Balance.of(result.balance),
-            )
-
-        return await run_mutation(
-            info,
-            name="testCreditBalance",
-            input=input,
-            payload=TestCreditBalancePayload,
-            action=action,
         )

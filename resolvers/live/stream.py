@@ -37,13 +37,12 @@ from datetime import datetime
 from typing import TypedDict, TypeVar
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.errors import bad_user_input
 from resolvers.live.event_objects import EVENT_OBJECTS
-from services.infra.database import Database
+from services.infra.database import Database, Session
 from services.infra.event_bus import LiveBus
 from services.infra.event_streams import InvalidEventCursor, encode_event_cursor, open_event_stream
 from services.infra.events import PublishedEvent
@@ -53,7 +52,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 E = TypeVar("E")
 
-Load = Callable[[AsyncSession, PublishedEvent], Awaitable[T | None]]
+Load = Callable[[Session, PublishedEvent], Awaitable[T | None]]
 
 
 @strawberry.type

@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import PayoutAccount as PayoutAccountRow
-from models.ledger import Balance as BalanceRow
 from resolvers.auth import require_viewer
 from resolvers.balance.types import Balance
 from resolvers.context import Info
@@ -23,7 +20,10 @@ from resolvers.errors import RequestError
 from resolvers.live.stream import LiveEvent, LiveEventFields, live_events
 from resolvers.payout_accounts.types import PayoutAccount, payout_account_type
 from resolvers.payouts.types import Payout
+from services.infra.database import Session
 from services.infra.events import PublishedEvent
+from services.ledger import service as ledger
+from services.payout_accounts import bank_accounts
 from services.payouts import service as payouts
 
 
@@ -42,27 +42,19 @@ class BalanceEvent(LiveEvent):
     balance: Balance = strawberry.field(description="The balance as it is now.")
 
 
-async def load_payout(session: AsyncSession, event: PublishedEvent) -> Payout | None:
+async def load_payout(session: Session, event: PublishedEvent) -> Payout | None:
     row = await payouts.get_payout(session, event.organization_id, event.livemode, event.object_id)
     return None if row is None else Payout.of(row)
 
 
-async def load_payout_account(session: AsyncSession, event: PublishedEvent) -> PayoutAccount | None:
-    row = await session.get(PayoutAccountRow, event.object_id)
-    if row is None or not _in_scope(row.organization_id, row.livemode, event):
-        return None
-    return payout_account_type(row)
+async def load_payout_account(session: Session, event: PublishedEvent) -> PayoutAccount | None:
+    row = await bank_accounts.get_payout_account(session, event, event.object_id)
+    return None if row is None else payout_account_type(row)
 
 
-async def load_balance(session: AsyncSession, event: PublishedEvent) -> Balance | None:
-    row = await session.get(BalanceRow, event.object_id)
-    if row is None or not _in_scope(row.organization_id, row.livemode, event):
-        return None
-    return Balance.of(row)
-
-
-def _in_scope(organization_id: str, livemode: bool, event: PublishedEvent) -> bool:
-    return organization_id == event.organization_id and livemode == event.livemode
+async def load_balance(session: Session, event: PublishedEvent) -> Balance | None:
+    row = await ledger.get_balance_by_id(session, event, event.object_id)
+    return None if row is None else Balance.of(row)
 
 
 def _payout_event(fields: LiveEventFields, payout: Payout) -> PayoutEvent:

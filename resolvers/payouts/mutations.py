@@ -1,32 +1,21 @@
-"""``payout``, ``payouts``, ``requestPayout``, ``cancelPayout`` and ``testAdvancePayout``."""
+"""``requestPayout``, ``cancelPayout`` and ``testAdvancePayout``."""
 
 from __future__ import annotations
 
 import enum
 
-import sqlalchemy as sa
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from models.payout import Payout as PayoutRow
 from models.payout import PayoutStatus
-from providers.base import ProviderError, ProviderNotConfigured
-from providers.registry import ProviderRegistry
-from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.mutations import run_mutation
-from resolvers.pagination import Connection, page_request_errors, to_connection
-from resolvers.payouts.types import PAYOUT_COLUMNS, Payout, PayoutStatusEnum
+from resolvers.payouts.types import Payout
 from resolvers.scalars import Cents
-from services.errors import DomainError
-from services.infra.database import after_commit
+from services.infra.database import Session
 from services.organizations.api_keys import Viewer
-from services.pagination import keyset_rows
-from services.payouts import reconciler
+from services.payouts import actions
 from services.payouts import service as payouts
-from services.payouts.service import PayoutPolicy
 
 
 @strawberry.enum(description="Where testAdvancePayout may force a payout (through a webhook).")
@@ -75,86 +64,26 @@ class TestAdvancePayoutPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _registry(info: Info) -> ProviderRegistry:
-    registry: ProviderRegistry = info.context.services["providers"]
-    return registry
-
-
-def _provider_name(registry: ProviderRegistry, livemode: bool) -> str:
-    try:
-        return registry.for_mode(livemode).name
-    except ProviderNotConfigured as exc:
-        raise DomainError("PROVIDER_NOT_CONFIGURED", str(exc)) from exc
-
-
-@strawberry.type
-class PayoutQuery:
-    @strawberry.field(description="One payout by id; null when it is not yours or unknown.")
-    async def payout(self, info: Info, id: strawberry.ID) -> Payout | None:
-        viewer = require_viewer(info)
-        async with info.context.db.read() as session:
-            row = await payouts.get_payout(
-                session, viewer.organization_id, viewer.livemode, str(id)
-            )
-        return None if row is None else Payout.of(row)
-
-    @strawberry.field(description="Payouts, newest first (keyset over createdAt, id).")
-    async def payouts(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        status: PayoutStatusEnum | None = None,  # type: ignore[valid-type]
-    ) -> Connection[Payout]:
-        viewer = require_viewer(info)
-        stmt = sa.select(*PAYOUT_COLUMNS).where(
-            col(PayoutRow.organization_id) == viewer.organization_id,
-            col(PayoutRow.livemode) == viewer.livemode,
-        )
-        if status is not None:
-            stmt = stmt.where(col(PayoutRow.status) == PayoutStatus(status))
-        with page_request_errors():
-            async with info.context.db.read() as session:
-                page = await keyset_rows(
-                    await session.connection(),
-                    stmt,
-                    col(PayoutRow.created_at),
-                    col(PayoutRow.id),
-                    first=first,
-                    after=after,
-                )
-        return to_connection(page, Payout.of)
-
-
 @strawberry.type
 class PayoutMutation:
     @strawberry.mutation(description="Send funds from the available balance to the bank.")
     async def request_payout(self, info: Info, input: RequestPayoutInput) -> RequestPayoutPayload:
-        registry = _registry(info)
-        policy: PayoutPolicy = info.context.services["payout_policy"]
-        db = info.context.db
-
-        async def action(session: AsyncSession, viewer: Viewer) -> RequestPayoutPayload:
-            payouts.check_request(input.amount, input.description)
-            payout = await payouts.request_payout(
-                session,
-                organization_id=viewer.organization_id,
-                livemode=viewer.livemode,
-                currency=viewer.currency,
-                amount=input.amount,
-                description=input.description,
-                provider=_provider_name(registry, viewer.livemode),
-                policy=policy,
-            )
-            result = RequestPayoutPayload(payout=Payout.of(payout))
+        async def action(session: Session, viewer: Viewer) -> RequestPayoutPayload:
+            result = RequestPayoutPayload()
 
             def show_transfer(transfer_id: str) -> None:
                 if result.payout is not None:
                     result.payout.provider_transfer_id = transfer_id
 
-            after_commit(
-                session, reconciler.after_request(db, registry, policy, payout.id, show_transfer)
+            payout = await actions.request(
+                session,
+                info.context.services,
+                viewer,
+                amount=input.amount,
+                description=input.description,
+                on_accepted=show_transfer,
             )
+            result.payout = Payout.of(payout)
             return result
 
         return await run_mutation(
@@ -163,30 +92,12 @@ class PayoutMutation:
 
     @strawberry.mutation(description="Cancel a PENDING payout, if the provider still can.")
     async def cancel_payout(self, info: Info, input: CancelPayoutInput) -> CancelPayoutPayload:
-        registry = _registry(info)
-        db = info.context.db
         payout_id = str(input.payout_id)
 
         async def prepare(viewer: Viewer) -> None:
-            async with db.read() as session:
-                row = await payouts.require_payout(
-                    session, viewer.organization_id, viewer.livemode, payout_id
-                )
-            transfer_id = payouts.check_cancelable(row)
-            try:
-                canceled = await registry.for_mode(viewer.livemode).cancel_transfer(transfer_id)
-            except ProviderNotConfigured as exc:
-                raise DomainError("PROVIDER_NOT_CONFIGURED", str(exc)) from exc
-            except ProviderError as exc:
-                raise DomainError("PROVIDER_ERROR", str(exc)) from exc
-            if not canceled:
-                raise DomainError(
-                    "INVALID_TRANSITION",
-                    "the payout has already left for the bank and cannot be canceled",
-                    ["input", "payoutId"],
-                )
+            await actions.cancel_at_provider(info.context.services, viewer, payout_id)
 
-        async def action(session: AsyncSession, viewer: Viewer) -> CancelPayoutPayload:
+        async def action(session: Session, viewer: Viewer) -> CancelPayoutPayload:
             payout = await payouts.cancel_payout(
                 session, viewer.organization_id, viewer.livemode, payout_id
             )
@@ -208,28 +119,15 @@ class PayoutMutation:
     async def test_advance_payout(
         self, info: Info, input: TestAdvancePayoutInput
     ) -> TestAdvancePayoutPayload:
-        registry = _registry(info)
-        db = info.context.db
         payout_id = str(input.payout_id)
         target = PayoutStatus(input.status.value)
 
         async def prepare(viewer: Viewer) -> None:
-            if viewer.livemode:
-                raise DomainError("TEST_MODE_ONLY", "testAdvancePayout needs a test key")
-            async with db.read() as session:
-                row = await payouts.require_payout(
-                    session, viewer.organization_id, viewer.livemode, payout_id
-                )
-            if row.provider_transfer_id is None or not await registry.sandbox.advance_transfer(
-                row.provider_transfer_id, target.value.lower(), input.failure_code
-            ):
-                raise DomainError(
-                    "INVALID_TRANSITION",
-                    "the sandbox has no transfer for this payout that can move",
-                    ["input", "payoutId"],
-                )
+            await actions.advance_in_sandbox(
+                info.context.services, viewer, payout_id, target, input.failure_code
+            )
 
-        async def action(session: AsyncSession, viewer: Viewer) -> TestAdvancePayoutPayload:
+        async def action(session: Session, viewer: Viewer) -> TestAdvancePayoutPayload:
             row = await payouts.require_payout(
                 session, viewer.organization_id, viewer.livemode, payout_id
             )

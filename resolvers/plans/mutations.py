@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.mutations import run_mutation
 from resolvers.plans.types import Plan, PlanGroup
+from services.infra.database import Session
 from services.organizations.api_keys import Viewer
 from services.plans import groups as plan_groups
 from services.plans import service as plans
@@ -135,7 +135,7 @@ class DeletePlanGroupPayload:
 class PlanMutation:
     @strawberry.mutation(description="Create a plan.")
     async def create_plan(self, info: Info, input: CreatePlanInput) -> CreatePlanPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> CreatePlanPayload:
+        async def action(session: Session, viewer: Viewer) -> CreatePlanPayload:
             row = await plans.create_plan(
                 session, viewer, name=input.name, code=input.code, currencies=input.currencies
             )
@@ -149,7 +149,7 @@ class PlanMutation:
     async def create_plan_group(
         self, info: Info, input: CreatePlanGroupInput
     ) -> CreatePlanGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> CreatePlanGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> CreatePlanGroupPayload:
             data = await plan_groups.create_plan_group(
                 session,
                 viewer,
@@ -171,7 +171,7 @@ class PlanMutation:
     async def update_plan_group(
         self, info: Info, input: UpdatePlanGroupInput
     ) -> UpdatePlanGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> UpdatePlanGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> UpdatePlanGroupPayload:
             data = await plan_groups.update_plan_group(
                 session,
                 viewer,
@@ -194,7 +194,7 @@ class PlanMutation:
     async def delete_plan_group(
         self, info: Info, input: DeletePlanGroupInput
     ) -> DeletePlanGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> DeletePlanGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> DeletePlanGroupPayload:
             unlinked = await plan_groups.delete_plan_group(
                 session, viewer, str(input.plan_group_id)
             )
@@ -215,7 +215,7 @@ class PlanMutation:
     async def add_plan_to_group(
         self, info: Info, input: AddPlanToGroupInput
     ) -> AddPlanToGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> AddPlanToGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> AddPlanToGroupPayload:
             data = await plan_groups.add_plan_to_group(
                 session, viewer, str(input.plan_group_id), str(input.plan_id), input.sort_order
             )
@@ -229,7 +229,7 @@ class PlanMutation:
     async def remove_plan_from_group(
         self, info: Info, input: RemovePlanFromGroupInput
     ) -> RemovePlanFromGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> RemovePlanFromGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> RemovePlanFromGroupPayload:
             data = await plan_groups.remove_plan_from_group(
                 session, viewer, str(input.plan_group_id), str(input.plan_id)
             )
@@ -247,7 +247,7 @@ class PlanMutation:
     async def reorder_plans_in_group(
         self, info: Info, input: ReorderPlansInGroupInput
     ) -> ReorderPlansInGroupPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> ReorderPlansInGroupPayload:
+        async def action(session: Session, viewer: Viewer) -> ReorderPlansInGroupPayload:
             data = await plan_groups.reorder_plans_in_group(
                 session, viewer, str(input.plan_group_id), [str(i) for i in input.plan_ids]
             )

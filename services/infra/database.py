@@ -27,6 +27,8 @@ from services.infra.events import (
 
 log = logging.getLogger(__name__)
 
+# The session type the edges name in their signatures (they never import SQLAlchemy).
+Session = AsyncSession
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "after_commit"
 

@@ -14,6 +14,7 @@ from models.base import utcnow
 from models.ledger import PendingRelease
 from services.infra.database import Database
 from services.ledger import service as ledger
+from services.scope import locked
 
 
 async def release_pass(db: Database, *, limit: int = 100) -> int:
@@ -33,9 +34,7 @@ async def release_due(session: AsyncSession, *, limit: int = 100) -> int:
         .order_by(col(PendingRelease.balance_id), col(PendingRelease.release_at))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    due = list((await session.execute(stmt)).scalars())
+    due = list((await session.execute(locked(stmt, skip_locked=True))).scalars())
     for release in due:
         balance = await ledger.lock_balance_by_id(session, release.balance_id)
         await ledger.release(session, balance, release)

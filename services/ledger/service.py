@@ -27,6 +27,8 @@ from models.ledger import (
 )
 from services.errors import DomainError, ValidationFailed
 from services.infra.events import record_event
+from services.organizations.api_keys import Viewer
+from services.scope import Tenant, TenantId, locked, scoped
 
 MAX_CREDIT = 10**12  # $10bn in cents: far above any test credit, far below 2^53
 MAX_RELEASE_DELAY_SECONDS = 366 * 24 * 3600
@@ -96,12 +98,8 @@ async def lock_balance(
         )
         .on_conflict_do_nothing(index_elements=["organization_id", "livemode", "currency"])
     )
-    stmt = sa.select(Balance).where(
-        col(Balance.organization_id) == organization_id,
-        col(Balance.livemode) == livemode,
-        col(Balance.currency) == currency,
-    )
-    return await _locked(session, stmt)
+    tenant = TenantId(organization_id, livemode)
+    return await _locked(session, scoped(Balance, tenant, col(Balance.currency) == currency))
 
 
 async def lock_balance_by_id(session: AsyncSession, balance_id: str) -> Balance:
@@ -109,8 +107,7 @@ async def lock_balance_by_id(session: AsyncSession, balance_id: str) -> Balance:
 
 
 async def _locked(session: AsyncSession, stmt: sa.Select[Any]) -> Balance:
-    if _is_postgres(session):
-        stmt = stmt.with_for_update()
+    stmt = locked(stmt)
     # populate_existing: the identity map must not hand back a copy read before the lock.
     result = await session.execute(stmt.execution_options(populate_existing=True))
     row: Balance = result.scalars().one()
@@ -229,6 +226,28 @@ async def credit(
     return CreditResult(entry, balance)
 
 
+async def test_credit(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    amount: int,
+    description: str | None,
+    available_in_seconds: int,
+) -> CreditResult:
+    """Test mode only: credit the viewer's balance (``testCreditBalance``)."""
+    if viewer.livemode:
+        raise DomainError("TEST_MODE_ONLY", "testCreditBalance needs a test key")
+    return await credit(
+        session,
+        organization_id=viewer.organization_id,
+        livemode=viewer.livemode,
+        currency=viewer.currency,
+        amount=amount,
+        description=description,
+        available_in_seconds=available_in_seconds,
+    )
+
+
 def _check_credit(amount: int, description: str | None, available_in_seconds: int) -> None:
     problems = []
     if amount < 1 or amount > MAX_CREDIT:
@@ -276,14 +295,9 @@ async def release(session: AsyncSession, balance: Balance, release: PendingRelea
 async def get_balance(
     session: AsyncSession, organization_id: str, livemode: bool, currency: str
 ) -> BalanceView:
+    tenant = TenantId(organization_id, livemode)
     row = (
-        await session.execute(
-            sa.select(Balance).where(
-                col(Balance.organization_id) == organization_id,
-                col(Balance.livemode) == livemode,
-                col(Balance.currency) == currency,
-            )
-        )
+        await session.execute(scoped(Balance, tenant, col(Balance.currency) == currency))
     ).scalar_one_or_none()
     if row is None:
         return BalanceView(None, organization_id, livemode, currency, 0, 0, 0, 0)
@@ -291,7 +305,18 @@ async def get_balance(
 
 
 def transactions_query(organization_id: str, livemode: bool) -> sa.Select[Any]:
-    return sa.select(BalanceTransaction).where(
-        col(BalanceTransaction.organization_id) == organization_id,
-        col(BalanceTransaction.livemode) == livemode,
-    )
+    return scoped(BalanceTransaction, TenantId(organization_id, livemode))
+
+
+async def get_transaction(
+    session: AsyncSession, tenant: Tenant, transaction_id: str
+) -> BalanceTransaction | None:
+    stmt = scoped(BalanceTransaction, tenant, col(BalanceTransaction.id) == transaction_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_balance_by_id(
+    session: AsyncSession, tenant: Tenant, balance_id: str
+) -> Balance | None:
+    stmt = scoped(Balance, tenant, col(Balance.id) == balance_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

@@ -8,7 +8,7 @@ one transaction (the partial unique index would refuse two defaults at any momen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +16,15 @@ from sqlmodel import col
 
 from models.payout_account import BankAccount, BankAccountStatus, BankAccountType, PayoutAccount
 from providers.base import BankDetails, ExternalAccount, ProviderError
-from providers.registry import ProviderRegistry
 from services.errors import DomainError
-from services.infra.database import Database
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.service import provider_for, require_account
 from services.payout_accounts.validation import NewBankAccount, validate_new_bank_account
+from services.scope import Tenant, scoped
 from services.sensitive import bank_account_fingerprint
+
+if TYPE_CHECKING:
+    from services.app_services import AppServices
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,24 +42,20 @@ def _duplicate() -> DomainError:
 
 
 async def prepare_add(
-    db: Database,
-    registry: ProviderRegistry,
-    secret_key: str,
-    viewer: Viewer,
-    data: dict[str, object],
+    app: AppServices, viewer: Viewer, data: dict[str, object]
 ) -> PreparedBankAccount:
     request = validate_new_bank_account(data)
-    async with db.read() as session:
+    async with app.database.read() as session:
         account = await require_account(session, viewer)
         fingerprint = bank_account_fingerprint(
-            secret_key,
+            app.secret_key,
             country=viewer.country,
             routing_number=request.routing_number,
             account_number=request.account_number,
         )
         if await _find_by_fingerprint(session, account.id, fingerprint) is not None:
             raise _duplicate()
-    provider = provider_for(registry, viewer.livemode)
+    provider = provider_for(app.providers, viewer.livemode)
     assert account.provider_account_id is not None
     details = BankDetails(
         account_number=request.account_number,
@@ -86,7 +84,7 @@ async def add_bank_account(
     account = await require_account(session, viewer, lock=True)
     if await _find_by_fingerprint(session, account.id, prepared.fingerprint) is not None:
         raise _duplicate()
-    has_default = await default_bank_account(session, account.id) is not None
+    has_default = await default_bank_account(session, viewer, account.id) is not None
     make_default = prepared.request.set_default or not has_default
     if make_default and has_default:
         await session.execute(
@@ -118,48 +116,35 @@ async def add_bank_account(
     return row
 
 
-async def default_bank_account(session: AsyncSession, payout_account_id: str) -> BankAccount | None:
-    return (
-        await session.execute(
-            sa.select(BankAccount).where(
-                col(BankAccount.payout_account_id) == payout_account_id, col(BankAccount.is_default)
-            )
-        )
-    ).scalar_one_or_none()
+async def default_bank_account(
+    session: AsyncSession, tenant: Tenant, payout_account_id: str
+) -> BankAccount | None:
+    stmt = scoped(
+        BankAccount,
+        tenant,
+        col(BankAccount.payout_account_id) == payout_account_id,
+        col(BankAccount.is_default),
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def bank_accounts_query(viewer: Viewer) -> sa.Select[Any]:
     """The viewer's bank accounts (for keyset pagination)."""
-    return sa.select(BankAccount).where(
-        col(BankAccount.organization_id) == viewer.organization_id,
-        col(BankAccount.livemode) == viewer.livemode,
-    )
+    return scoped(BankAccount, viewer)
 
 
 async def get_bank_account(
-    session: AsyncSession, viewer: Viewer, bank_account_id: str
+    session: AsyncSession, tenant: Tenant, bank_account_id: str
 ) -> BankAccount | None:
-    row = await session.get(BankAccount, bank_account_id)
-    if (
-        row is None
-        or row.organization_id != viewer.organization_id
-        or row.livemode != viewer.livemode
-    ):
-        return None
-    return row
+    stmt = scoped(BankAccount, tenant, col(BankAccount.id) == bank_account_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def get_payout_account(
-    session: AsyncSession, viewer: Viewer, payout_account_id: str
+    session: AsyncSession, tenant: Tenant, payout_account_id: str
 ) -> PayoutAccount | None:
-    row = await session.get(PayoutAccount, payout_account_id)
-    if (
-        row is None
-        or row.organization_id != viewer.organization_id
-        or row.livemode != viewer.livemode
-    ):
-        return None
-    return row
+    stmt = scoped(PayoutAccount, tenant, col(PayoutAccount.id) == payout_account_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def _find_by_fingerprint(

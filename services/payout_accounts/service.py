@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -40,13 +41,16 @@ from providers.base import (
 )
 from providers.registry import ProviderRegistry
 from services.errors import DomainError
-from services.infra.database import Database
 from services.infra.events import record_event
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.documents import DocumentFetcher
 from services.payout_accounts.validation import Verification, validate_verification
 from services.provider_events.ingest import apply_pending_for, register_handler
+from services.scope import TenantId, locked, scoped
 from services.sensitive import bank_account_fingerprint
+
+if TYPE_CHECKING:
+    from services.app_services import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +78,9 @@ class PreparedVerification:
 async def find_account(
     session: AsyncSession, organization_id: str, livemode: bool, *, lock: bool = False
 ) -> PayoutAccount | None:
-    stmt = sa.select(PayoutAccount).where(
-        col(PayoutAccount.organization_id) == organization_id,
-        col(PayoutAccount.livemode) == livemode,
-    )
+    stmt = scoped(PayoutAccount, TenantId(organization_id, livemode))
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = locked(stmt)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -104,19 +105,16 @@ def provider_for(registry: ProviderRegistry, livemode: bool) -> PayoutProvider:
 
 
 async def prepare_verification(
-    db: Database,
-    registry: ProviderRegistry,
-    fetcher: DocumentFetcher,
-    secret_key: str,
-    viewer: Viewer,
-    data: dict[str, object],
+    app: AppServices, viewer: Viewer, data: dict[str, object]
 ) -> PreparedVerification:
     verification = validate_verification(data)
-    async with db.read() as session:
+    async with app.database.read() as session:
         if await find_account(session, viewer.organization_id, viewer.livemode) is not None:
             return PreparedVerification(verification)  # EXISTING: nothing else happens
-    provider = provider_for(registry, viewer.livemode)
-    document = await _identity_document(fetcher, verification.document_url, viewer.livemode)
+    provider = provider_for(app.providers, viewer.livemode)
+    document = await _identity_document(
+        app.document_fetcher, verification.document_url, viewer.livemode
+    )
     bank = _bank_details(verification, viewer)
     try:
         connected = await provider.create_account(
@@ -128,7 +126,7 @@ async def prepare_verification(
             "PROVIDER_ERROR", "the payout provider refused the request", None
         ) from None
     fingerprint = bank_account_fingerprint(
-        secret_key,
+        app.secret_key,
         country=bank.country,
         routing_number=bank.routing_number,
         account_number=bank.account_number,
@@ -186,12 +184,12 @@ async def complete_verification(
 
 
 async def request_status_change(
-    db: Database, registry: ProviderRegistry, viewer: Viewer, status: PayoutAccountStatus
+    app: AppServices, viewer: Viewer, status: PayoutAccountStatus
 ) -> None:
     """Test mode: ask the sandbox to move the account; its webhook does the rest."""
     if viewer.livemode:
         raise DomainError("TEST_MODE_ONLY", "only available with a test key", None)
-    async with db.read() as session:
+    async with app.database.read() as session:
         account = await require_account(session, viewer)
     current = PayoutAccountStatus(account.status)
     if status != current and status not in ACCOUNT_TRANSITIONS[current]:
@@ -202,7 +200,7 @@ async def request_status_change(
         )
     assert account.provider_account_id is not None
     try:
-        await registry.sandbox.set_account_status(
+        await app.providers.sandbox.set_account_status(
             account.provider_account_id, TO_PROVIDER_STATUS[status]
         )
     except ProviderError:
@@ -220,7 +218,7 @@ async def apply_account_event(session: AsyncSession, provider: str, event: Webho
                 col(PayoutAccount.provider_account_id) == event.object_id,
                 col(PayoutAccount.livemode) == event.livemode,
             )
-            .with_for_update()
+            .with_for_update()  # no tenant yet: the provider's account id names it
         )
     ).scalar_one_or_none()
     if account is None:

@@ -37,6 +37,7 @@ from services.infra.database import AfterCommit, Database
 from services.payouts import service as payouts
 from services.payouts.service import PayoutPolicy
 from services.provider_events import ingest as webhooks
+from services.scope import locked
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 300.0
@@ -259,8 +260,7 @@ async def _claim_due(
         .order_by(col(Payout.next_attempt_at))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = locked(stmt, skip_locked=True)
     retry: list[str] = []
     exhausted: list[str] = []
     for payout in (await session.execute(stmt.execution_options(populate_existing=True))).scalars():

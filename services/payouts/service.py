@@ -28,6 +28,7 @@ from services.errors import DomainError, NotFound, ValidationFailed
 from services.infra.events import record_event
 from services.ledger import service as ledger
 from services.provider_events.ingest import register_handler
+from services.scope import TenantId, locked, scoped
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,9 @@ class PayoutPolicy:
         return amount * self.fee_bps // 10_000 + self.fee_fixed
 
 
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 async def lock_payout(session: AsyncSession, stmt: sa.Select[Any]) -> Payout | None:
-    if _is_postgres(session):
-        stmt = stmt.with_for_update()
-    result = await session.execute(stmt.execution_options(populate_existing=True))
+    # populate_existing: the identity map must not hand back a copy read before the lock.
+    result = await session.execute(locked(stmt).execution_options(populate_existing=True))
     row: Payout | None = result.scalars().first()
     return row
 
@@ -161,14 +157,8 @@ async def request_payout(
 async def _destination(
     session: AsyncSession, organization_id: str, livemode: bool
 ) -> tuple[PayoutAccount, BankAccount]:
-    account = (
-        await session.execute(
-            sa.select(PayoutAccount).where(
-                col(PayoutAccount.organization_id) == organization_id,
-                col(PayoutAccount.livemode) == livemode,
-            )
-        )
-    ).scalar_one_or_none()
+    tenant = TenantId(organization_id, livemode)
+    account = (await session.execute(scoped(PayoutAccount, tenant))).scalar_one_or_none()
     if account is None:
         raise DomainError("PAYOUT_ACCOUNT_REQUIRED", "complete verification before payouts")
     if account.status != PayoutAccountStatus.VERIFIED or not account.transfers_enabled:
@@ -195,15 +185,9 @@ async def _destination(
 async def get_payout(
     session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
 ) -> Payout | None:
-    return (
-        await session.execute(
-            sa.select(Payout).where(
-                col(Payout.id) == payout_id,
-                col(Payout.organization_id) == organization_id,
-                col(Payout.livemode) == livemode,
-            )
-        )
-    ).scalar_one_or_none()
+    tenant = TenantId(organization_id, livemode)
+    stmt = scoped(Payout, tenant, col(Payout.id) == payout_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def require_payout(
@@ -236,14 +220,8 @@ async def cancel_payout(
     session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
 ) -> Payout:
     """Mark a payout CANCELED once the provider has canceled its transfer."""
-    payout = await lock_payout(
-        session,
-        sa.select(Payout).where(
-            col(Payout.id) == payout_id,
-            col(Payout.organization_id) == organization_id,
-            col(Payout.livemode) == livemode,
-        ),
-    )
+    tenant = TenantId(organization_id, livemode)
+    payout = await lock_payout(session, scoped(Payout, tenant, col(Payout.id) == payout_id))
     if payout is None:
         raise NotFound("payout", ["input", "payoutId"])
     check_cancelable(payout)

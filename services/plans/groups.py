@@ -32,6 +32,7 @@ from services.plans.service import (
     load_groups,
     owned_by,
 )
+from services.scope import locked
 from services.validation import validate
 
 MAX_PLANS_PER_GROUP = 100
@@ -197,10 +198,9 @@ async def reorder_plans_in_group(
 
 
 async def _lock_group(session: AsyncSession, viewer: Viewer, group_id: str) -> PlanGroup:
-    stmt = (
+    stmt = locked(
         sa.select(PlanGroup)
         .where(*owned_by(PLAN_GROUPS, viewer), PLAN_GROUPS.c.id == group_id)
-        .with_for_update()
         .execution_options(populate_existing=True)
     )
     group = (await session.execute(stmt)).scalar_one_or_none()

@@ -23,6 +23,7 @@ from services.errors import DomainError
 from services.organizations.api_keys import Viewer
 from services.pagination import Page, keyset_page
 from services.plans.currencies import ISO_CURRENCIES
+from services.scope import in_scope, locked
 from services.validation import validate
 
 MAX_CURRENCIES = 50
@@ -141,10 +142,7 @@ async def _code_taken(session: AsyncSession, viewer: Viewer, code: str) -> bool:
 
 
 def owned_by(table: sa.Table, viewer: Viewer) -> tuple[sa.ColumnElement[bool], ...]:
-    return (
-        table.c.organization_id == viewer.organization_id,
-        table.c.livemode == viewer.livemode,
-    )
+    return (in_scope(table.c, viewer),)
 
 
 async def get_plan(
@@ -152,7 +150,7 @@ async def get_plan(
 ) -> Plan | None:
     stmt = sa.select(Plan).where(*owned_by(PLANS, viewer), PLANS.c.id == plan_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = locked(stmt)
     stmt = stmt.execution_options(populate_existing=True)
     return cast(Plan | None, (await session.execute(stmt)).scalar_one_or_none())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 import strawberry
 from sqlmodel import col
 
-from api.providers import build_registry
+from api.composition import build_services
 from api.schema import build_schema
 from api.settings import Settings
 from models import PayoutAccount, SandboxAccount
@@ -70,11 +71,7 @@ async def run(
         db=db,
         request_id="req_test",
         viewer=Viewer(org.id, org.name, "US", "usd", livemode, "key_test"),
-        services={
-            "settings": settings,
-            "providers": build_registry(settings, db),
-            "document_fetcher": fetcher,
-        },
+        services=replace(build_services(settings, db), document_fetcher=fetcher),
     )
     result = await schema.execute(
         COMPLETE_VERIFICATION,

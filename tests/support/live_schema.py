@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from api.auth import Authenticator
+from api.composition import build_services
 from api.execution import PayoutsExecutionContext
 from api.graphql_view import PayoutsGraphQL
 from api.settings import Settings
@@ -115,7 +116,11 @@ async def serve_live_schema(db: Database, **settings: Any) -> AsyncIterator[str]
     """The real GraphQL view over this schema, on a real uvicorn server; yields the ws:// URL."""
     config = Settings(database_url=db.url, **settings)
     view = PayoutsGraphQL(
-        SCHEMA, settings=config, db=db, authenticator=Authenticator(db), services={}
+        SCHEMA,
+        settings=config,
+        db=db,
+        authenticator=Authenticator(db),
+        services=build_services(config, db),
     )
     app = Starlette(routes=[WebSocketRoute("/graphql", view)])
     port = free_port()
