@@ -8,14 +8,13 @@ from models.ledger import BalanceTransaction as BalanceTransactionRow
 from resolvers.auth import require_viewer
 from resolvers.balance.types import Balance, BalanceTransaction
 from resolvers.context import Info
-from resolvers.node import Node, register_node
+from resolvers.node import Node
 from resolvers.pagination import Connection, page_request_errors, to_connection
 from services.ledger import service as ledger
 from services.organizations.api_keys import Viewer
 from services.pagination import keyset_page
 
 
-@register_node("txn")
 async def load_transaction(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await ledger.get_transaction(session, viewer, node_id)

@@ -7,7 +7,7 @@ import strawberry
 from models import payout_account as m
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.node import Node, register_node
+from resolvers.node import Node
 from resolvers.pagination import Connection, page_request_errors, to_connection
 from resolvers.payout_accounts.types import (
     PayoutAccount,
@@ -49,14 +49,12 @@ class PayoutAccountQuery:
         return to_connection(page, bank_account_type)
 
 
-@register_node("pacct")
 async def load_payout_account(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await bank_accounts.get_payout_account(session, viewer, node_id)
     return payout_account_type(row) if row is not None else None
 
 
-@register_node("ba")
 async def load_bank_account(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await bank_accounts.get_bank_account(session, viewer, node_id)

@@ -7,7 +7,7 @@ import strawberry
 from models.payout import PayoutStatus
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.node import Node, register_node
+from resolvers.node import Node
 from resolvers.pagination import Connection, page_request_errors, to_connection
 from resolvers.payouts.types import Payout, PayoutStatusEnum
 from services.organizations.api_keys import Viewer
@@ -47,7 +47,6 @@ class PayoutQuery:
         return to_connection(page, Payout.of)
 
 
-@register_node("po")
 async def load_payout(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await payouts.get_payout(session, viewer.organization_id, viewer.livemode, node_id)

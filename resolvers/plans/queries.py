@@ -6,7 +6,7 @@ import strawberry
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.node import Node, register_node
+from resolvers.node import Node
 from resolvers.pagination import Connection, page_request_errors, to_connection
 from resolvers.plans.types import Plan, PlanGroup
 from services.organizations.api_keys import Viewer
@@ -45,15 +45,13 @@ class PlanQuery:
         return PlanGroup.from_data(found) if found is not None else None
 
 
-@register_node("plan")
-async def _load_plan(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+async def load_plan(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await plan_service.get_plan(session, viewer, node_id)
     return Plan.from_row(row) if row is not None else None
 
 
-@register_node("plg")
-async def _load_plan_group(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+async def load_plan_group(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         found = await plan_service.get_plan_group(session, viewer, node_id)
     return PlanGroup.from_data(found) if found is not None else None

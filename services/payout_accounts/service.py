@@ -45,7 +45,7 @@ from services.infra.events import record_event
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.documents import DocumentFetcher
 from services.payout_accounts.validation import Verification, validate_verification
-from services.provider_events.ingest import apply_pending_for, register_handler
+from services.provider_events.ingest import apply_pending_for
 from services.scope import TenantId, locked, scoped
 from services.sensitive import bank_account_fingerprint
 
@@ -207,7 +207,6 @@ async def request_status_change(
         raise DomainError("PROVIDER_ERROR", "the sandbox refused the request", None) from None
 
 
-@register_handler("account")
 async def apply_account_event(session: AsyncSession, provider: str, event: WebhookEvent) -> bool:
     """Apply a provider account event; False while the account is not stored yet."""
     account = (

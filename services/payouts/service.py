@@ -27,7 +27,6 @@ from providers.base import WebhookEvent
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.infra.events import record_event
 from services.ledger import service as ledger
-from services.provider_events.ingest import register_handler
 from services.scope import TenantId, locked, scoped
 
 log = logging.getLogger(__name__)
@@ -337,7 +336,6 @@ def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
 
 
-@register_handler("transfer")
 async def apply_transfer_event(session: AsyncSession, provider: str, event: WebhookEvent) -> bool:
     """Move the payout of a provider transfer to the event's status, never backwards.
 

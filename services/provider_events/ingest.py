@@ -1,6 +1,6 @@
 """Provider webhook ingestion: store each event once, apply it in the same transaction.
 
-Handlers are registered per object kind by the services that own those objects
+Which service applies each object kind is one table, ``services.provider_events.handlers``
 (``account`` → payout accounts, ``transfer`` → payouts). A handler returns False when the
 object is not known yet; the event then stays pending and is applied later (when the object is
 created, through ``apply_pending_for``, or by the periodic sweep) — never dropped.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,17 +25,16 @@ from providers.base import WebhookEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, str, WebhookEvent], Awaitable[bool]]
-_HANDLERS: dict[str, Handler] = {}
 # Observers of receipt-to-applied lag (metrics); called after the applying transaction flushes.
 LAG_OBSERVERS: list[Callable[[float], None]] = []
 
 
-def register_handler(object_kind: str) -> Callable[[Handler], Handler]:
-    def decorate(handler: Handler) -> Handler:
-        _HANDLERS[object_kind] = handler
-        return handler
+def _handlers() -> Mapping[str, Handler]:
+    # Imported when first needed: the handlers' own modules import this one (a new payout
+    # account applies the events that waited for it).
+    from services.provider_events.handlers import HANDLERS
 
-    return decorate
+    return HANDLERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +131,7 @@ def to_event(row: ProviderEvent) -> WebhookEvent:
 
 
 async def _apply(session: AsyncSession, row: ProviderEvent, event: WebhookEvent) -> bool:
-    handler = _HANDLERS.get(event.object_kind)
+    handler = _handlers().get(event.object_kind)
     if handler is None:
         log.warning("no handler for %s events; kept pending", event.object_kind)
         return False
