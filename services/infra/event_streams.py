@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from models import Event
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.infra.database import Database
 from services.infra.event_bus import LiveBus
 from services.infra.events import PublishedEvent
@@ -35,7 +35,7 @@ _CURSOR_BODY = re.compile(r"^[1-9][0-9]{0,18}$")
 
 class InvalidEventCursor(DomainError):
     def __init__(self, message: str) -> None:
-        super().__init__("VALIDATION_ERROR", message, ["after"])
+        super().__init__(ErrorCode.VALIDATION_ERROR, message, ["after"])
 
 
 def encode_event_cursor(seq: int) -> str:

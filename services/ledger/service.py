@@ -25,7 +25,7 @@ from models.ledger import (
     BalanceTransactionType,
     PendingRelease,
 )
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError, ErrorCode, ValidationFailed
 from services.infra.events import record_event
 from services.organizations.api_keys import Viewer
 from services.scope import Tenant, TenantId, locked, scoped
@@ -37,7 +37,7 @@ MAX_RELEASE_DELAY_SECONDS = 366 * 24 * 3600
 class InsufficientBalance(DomainError):
     def __init__(self, available: int, wanted: int) -> None:
         super().__init__(
-            "INSUFFICIENT_BALANCE",
+            ErrorCode.INSUFFICIENT_BALANCE,
             f"available balance {available} is less than {wanted}",
             ["input", "amount"],
         )
@@ -236,7 +236,7 @@ async def test_credit(
 ) -> CreditResult:
     """Test mode only: credit the viewer's balance (``testCreditBalance``)."""
     if viewer.livemode:
-        raise DomainError("TEST_MODE_ONLY", "testCreditBalance needs a test key")
+        raise DomainError(ErrorCode.TEST_MODE_ONLY, "testCreditBalance needs a test key")
     return await credit(
         session,
         organization_id=viewer.organization_id,
@@ -253,7 +253,7 @@ def _check_credit(amount: int, description: str | None, available_in_seconds: in
     if amount < 1 or amount > MAX_CREDIT:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 f"amount must be between 1 and {MAX_CREDIT}",
                 ["input", "amount"],
             )
@@ -261,7 +261,7 @@ def _check_credit(amount: int, description: str | None, available_in_seconds: in
     if description is not None and len(description) > 500:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 "description must be at most 500 characters",
                 ["input", "description"],
             )
@@ -269,7 +269,7 @@ def _check_credit(amount: int, description: str | None, available_in_seconds: in
     if not 0 <= available_in_seconds <= MAX_RELEASE_DELAY_SECONDS:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 f"availableInSeconds must be between 0 and {MAX_RELEASE_DELAY_SECONDS}",
                 ["input", "availableInSeconds"],
             )

@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from models import ApiKey, Organization
 from models.base import utcnow
-from services.errors import DomainError, validation_error
+from services.errors import DomainError, ErrorCode, validation_error
 
 TEST_PREFIX = "ck_test_"
 LIVE_PREFIX = "ck_live_"
@@ -190,7 +190,7 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
         not plaintext_or_id.startswith("key_")
         and not hmac.compare_digest(key.key_hash, hash_key(plaintext_or_id))
     ):
-        raise DomainError("NOT_FOUND", "API key not found", ["key"])
+        raise DomainError(ErrorCode.NOT_FOUND, "API key not found", ["key"])
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
@@ -202,7 +202,7 @@ async def roll_key(session: AsyncSession, organization_id: str, *, livemode: boo
     """A new key for the organization and mode (the old ones stay valid until revoked)."""
     org = await session.get(Organization, organization_id)
     if org is None:
-        raise DomainError("NOT_FOUND", "organization not found", ["organizationId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "organization not found", ["organizationId"])
     return await _add_key(session, organization_id, livemode=livemode)
 
 

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from models.payout_account import BankAccount, BankAccountStatus, BankAccountType, PayoutAccount
 from providers.base import BankDetails, ExternalAccount, ProviderError
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.service import provider_for, require_account
 from services.payout_accounts.validation import NewBankAccount, validate_new_bank_account
@@ -37,7 +37,7 @@ class PreparedBankAccount:
 
 def _duplicate() -> DomainError:
     return DomainError(
-        "DUPLICATE", "this bank account is already attached", ["input", "accountNumber"]
+        ErrorCode.DUPLICATE, "this bank account is already attached", ["input", "accountNumber"]
     )
 
 
@@ -73,7 +73,7 @@ async def prepare_add(
         )
     except ProviderError:
         raise DomainError(
-            "PROVIDER_ERROR", "the payout provider refused the request", None
+            ErrorCode.PROVIDER_ERROR, "the payout provider refused the request", None
         ) from None
     return PreparedBankAccount(request, account.id, fingerprint, external)
 

@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import httpcore
 
 from providers.base import Document
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.infra.netguard import is_public_address, parse_address
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ Connector = Callable[[str, int, float | None], Awaitable[httpcore.AsyncNetworkSt
 
 class DocumentRejected(DomainError):
     def __init__(self, reason: str) -> None:
-        super().__init__("DOCUMENT_URL_REJECTED", f"documentUrl was refused: {reason}", FIELD)
+        super().__init__(
+            ErrorCode.DOCUMENT_URL_REJECTED, f"documentUrl was refused: {reason}", FIELD
+        )
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

@@ -40,7 +40,7 @@ from providers.base import (
     WebhookEvent,
 )
 from providers.registry import ProviderRegistry
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.infra.events import record_event
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.documents import DocumentFetcher
@@ -90,7 +90,9 @@ async def require_account(
     account = await find_account(session, viewer.organization_id, viewer.livemode, lock=lock)
     if account is None:
         raise DomainError(
-            "PAYOUT_ACCOUNT_REQUIRED", "complete verification first (completeVerification)", None
+            ErrorCode.PAYOUT_ACCOUNT_REQUIRED,
+            "complete verification first (completeVerification)",
+            None,
         )
     return account
 
@@ -100,7 +102,9 @@ def provider_for(registry: ProviderRegistry, livemode: bool) -> PayoutProvider:
         return registry.for_mode(livemode)
     except ProviderNotConfigured:
         raise DomainError(
-            "PROVIDER_NOT_CONFIGURED", "no payout provider is configured for live mode", None
+            ErrorCode.PROVIDER_NOT_CONFIGURED,
+            "no payout provider is configured for live mode",
+            None,
         ) from None
 
 
@@ -123,7 +127,7 @@ async def prepare_verification(
     except ProviderError as exc:
         log.warning("provider refused account creation: %s", type(exc).__name__)
         raise DomainError(
-            "PROVIDER_ERROR", "the payout provider refused the request", None
+            ErrorCode.PROVIDER_ERROR, "the payout provider refused the request", None
         ) from None
     fingerprint = bank_account_fingerprint(
         app.secret_key,
@@ -144,7 +148,7 @@ async def complete_verification(
         return existing, "EXISTING"
     connected = prepared.connected
     if connected is None or prepared.provider is None or prepared.bank_fingerprint is None:
-        raise DomainError("PROVIDER_ERROR", "the payout account could not be created", None)
+        raise DomainError(ErrorCode.PROVIDER_ERROR, "the payout account could not be created", None)
     verification = prepared.verification
     account = PayoutAccount(
         organization_id=viewer.organization_id,
@@ -188,13 +192,13 @@ async def request_status_change(
 ) -> None:
     """Test mode: ask the sandbox to move the account; its webhook does the rest."""
     if viewer.livemode:
-        raise DomainError("TEST_MODE_ONLY", "only available with a test key", None)
+        raise DomainError(ErrorCode.TEST_MODE_ONLY, "only available with a test key", None)
     async with app.database.read() as session:
         account = await require_account(session, viewer)
     current = PayoutAccountStatus(account.status)
     if status != current and status not in ACCOUNT_TRANSITIONS[current]:
         raise DomainError(
-            "INVALID_TRANSITION",
+            ErrorCode.INVALID_TRANSITION,
             f"a {current.value} account cannot become {status.value}",
             ["input", "status"],
         )
@@ -204,7 +208,9 @@ async def request_status_change(
             account.provider_account_id, TO_PROVIDER_STATUS[status]
         )
     except ProviderError:
-        raise DomainError("PROVIDER_ERROR", "the sandbox refused the request", None) from None
+        raise DomainError(
+            ErrorCode.PROVIDER_ERROR, "the sandbox refused the request", None
+        ) from None
 
 
 async def apply_account_event(session: AsyncSession, provider: str, event: WebhookEvent) -> bool:

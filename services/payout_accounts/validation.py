@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from models.base import utcnow
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError, ErrorCode, ValidationFailed
 from services.payout_accounts.countries import ISO_COUNTRIES
 from services.sensitive import normalize_number
 from services.validation import validate
@@ -201,13 +201,15 @@ def _branch_problems(data: dict[str, Any]) -> list[DomainError]:
     if data.get(wanted) is None:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR", f"required when businessType is {kind}", ["input", wanted]
+                ErrorCode.VALIDATION_ERROR,
+                f"required when businessType is {kind}",
+                ["input", wanted],
             )
         )
     if data.get(unwanted) is not None:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 f"must be omitted when businessType is {kind}",
                 ["input", unwanted],
             )

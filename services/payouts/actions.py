@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.payout import Payout, PayoutStatus
 from providers.base import ProviderError, ProviderNotConfigured
 from providers.registry import ProviderRegistry
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.infra.database import after_commit
 from services.organizations.api_keys import Viewer
 from services.payouts import reconciler
@@ -25,7 +25,7 @@ def provider_name(registry: ProviderRegistry, livemode: bool) -> str:
     try:
         return registry.for_mode(livemode).name
     except ProviderNotConfigured as exc:
-        raise DomainError("PROVIDER_NOT_CONFIGURED", str(exc)) from exc
+        raise DomainError(ErrorCode.PROVIDER_NOT_CONFIGURED, str(exc)) from exc
 
 
 async def request(
@@ -69,12 +69,12 @@ async def cancel_at_provider(app: AppServices, viewer: Viewer, payout_id: str) -
     try:
         canceled = await app.providers.for_mode(viewer.livemode).cancel_transfer(transfer_id)
     except ProviderNotConfigured as exc:
-        raise DomainError("PROVIDER_NOT_CONFIGURED", str(exc)) from exc
+        raise DomainError(ErrorCode.PROVIDER_NOT_CONFIGURED, str(exc)) from exc
     except ProviderError as exc:
-        raise DomainError("PROVIDER_ERROR", str(exc)) from exc
+        raise DomainError(ErrorCode.PROVIDER_ERROR, str(exc)) from exc
     if not canceled:
         raise DomainError(
-            "INVALID_TRANSITION",
+            ErrorCode.INVALID_TRANSITION,
             "the payout has already left for the bank and cannot be canceled",
             ["input", "payoutId"],
         )
@@ -90,7 +90,7 @@ async def advance_in_sandbox(
     """Test mode: have the sandbox send ``target`` for the payout's transfer through its real
     webhook path (the payout changes when the webhook arrives)."""
     if viewer.livemode:
-        raise DomainError("TEST_MODE_ONLY", "testAdvancePayout needs a test key")
+        raise DomainError(ErrorCode.TEST_MODE_ONLY, "testAdvancePayout needs a test key")
     async with app.database.read() as session:
         row = await payouts.require_payout(
             session, viewer.organization_id, viewer.livemode, payout_id
@@ -99,7 +99,7 @@ async def advance_in_sandbox(
         row.provider_transfer_id, target.value.lower(), failure_code
     ):
         raise DomainError(
-            "INVALID_TRANSITION",
+            ErrorCode.INVALID_TRANSITION,
             "the sandbox has no transfer for this payout that can move",
             ["input", "payoutId"],
         )

@@ -24,7 +24,7 @@ from models.payout import (
     transition_path,
 )
 from providers.base import WebhookEvent
-from services.errors import DomainError, NotFound, ValidationFailed
+from services.errors import DomainError, ErrorCode, NotFound, ValidationFailed
 from services.infra.events import record_event
 from services.ledger import service as ledger
 from services.scope import TenantId, locked, scoped
@@ -73,13 +73,15 @@ def check_request(amount: int, description: str | None) -> None:
     if amount < MIN_PAYOUT:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR", f"amount must be at least {MIN_PAYOUT}", ["input", "amount"]
+                ErrorCode.VALIDATION_ERROR,
+                f"amount must be at least {MIN_PAYOUT}",
+                ["input", "amount"],
             )
         )
     if description is not None and len(description) > MAX_DESCRIPTION:
         problems.append(
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 f"description must be at most {MAX_DESCRIPTION} characters",
                 ["input", "description"],
             )
@@ -105,7 +107,7 @@ async def request_payout(
     fee = policy.fee_for(amount)
     if fee >= amount:
         raise DomainError(
-            "VALIDATION_ERROR", f"amount must exceed the fee of {fee}", ["input", "amount"]
+            ErrorCode.VALIDATION_ERROR, f"amount must exceed the fee of {fee}", ["input", "amount"]
         )
     account, bank = await _destination(session, organization_id, livemode)
     balance = await ledger.lock_balance(session, organization_id, livemode, currency)
@@ -159,10 +161,10 @@ async def _destination(
     tenant = TenantId(organization_id, livemode)
     account = (await session.execute(scoped(PayoutAccount, tenant))).scalar_one_or_none()
     if account is None:
-        raise DomainError("PAYOUT_ACCOUNT_REQUIRED", "complete verification before payouts")
+        raise DomainError(ErrorCode.PAYOUT_ACCOUNT_REQUIRED, "complete verification before payouts")
     if account.status != PayoutAccountStatus.VERIFIED or not account.transfers_enabled:
         raise DomainError(
-            "PAYOUT_ACCOUNT_NOT_VERIFIED",
+            ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED,
             "the payout account must be verified with transfers enabled",
         )
     bank = (
@@ -176,7 +178,7 @@ async def _destination(
     ).scalar_one_or_none()
     if bank is None:
         raise DomainError(
-            "NO_DEFAULT_BANK_ACCOUNT", "add an active default bank account before payouts"
+            ErrorCode.NO_DEFAULT_BANK_ACCOUNT, "add an active default bank account before payouts"
         )
     return account, bank
 
@@ -202,13 +204,13 @@ def check_cancelable(payout: Payout) -> str:
     """The provider transfer id of a payout that may be canceled, or INVALID_TRANSITION."""
     if payout.status != PayoutStatus.PENDING:
         raise DomainError(
-            "INVALID_TRANSITION",
+            ErrorCode.INVALID_TRANSITION,
             f"a {payout.status} payout cannot be canceled",
             ["input", "payoutId"],
         )
     if payout.provider_transfer_id is None:
         raise DomainError(
-            "INVALID_TRANSITION",
+            ErrorCode.INVALID_TRANSITION,
             "the provider has not accepted this payout yet; try again shortly",
             ["input", "payoutId"],
         )
@@ -240,7 +242,9 @@ async def transition(
     """Apply one allowed step to a payout locked by this transaction."""
     current = PayoutStatus(payout.status)
     if to not in PAYOUT_TRANSITIONS[current]:
-        raise DomainError("INVALID_TRANSITION", f"{current.value} → {to.value} is not allowed")
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"{current.value} → {to.value} is not allowed"
+        )
     await _move_funds(session, payout, current, to)
     # Strictly after the previous change, so history order never depends on clock ties.
     now = max(utcnow(), payout.updated_at + timedelta(microseconds=1))

@@ -20,7 +20,7 @@ from models.plan import (
     Plan,
     PlanGroup,
 )
-from services.errors import DomainError, NotFound, validation_error
+from services.errors import DomainError, ErrorCode, NotFound, validation_error
 from services.organizations.api_keys import Viewer
 from services.plans.service import (
     PLAN_GROUPS,
@@ -142,7 +142,7 @@ async def add_plan_to_group(
         raise NotFound("plan", ["input", "planId"])
     if plan.plan_group_id is not None and plan.plan_group_id != group.id:
         raise DomainError(
-            "PLAN_ALREADY_IN_GROUP",
+            ErrorCode.PLAN_ALREADY_IN_GROUP,
             "the plan is already in another plan group; remove it from that group first",
             ["input", "planId"],
         )
@@ -182,7 +182,7 @@ async def reorder_plans_in_group(
     members = await _member_ids(session, group.id)
     if len(plan_ids) != len(members) or set(plan_ids) != set(members):
         raise DomainError(
-            "INVALID_PLAN_ORDER",
+            ErrorCode.INVALID_PLAN_ORDER,
             f"planIds must list every plan of the group exactly once ({len(members)} plans)",
             ["input", "planIds"],
         )
@@ -220,7 +220,7 @@ async def _check_can_join(session: AsyncSession, group_id: str, currencies: str)
         )
     if existing and existing[0][0] != currencies:
         raise DomainError(
-            "CURRENCY_MISMATCH",
+            ErrorCode.CURRENCY_MISMATCH,
             f"the group's plans are priced in {existing[0][0]}; this plan in {currencies}",
             ["input", "planId"],
         )

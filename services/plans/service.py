@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.plan import PLAN_CODE_MAX_LENGTH, PLAN_NAME_MAX_LENGTH, Plan, PlanGroup
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 from services.organizations.api_keys import Viewer
 from services.pagination import Page, keyset_page
 from services.plans.currencies import ISO_CURRENCIES
@@ -133,7 +133,9 @@ async def create_plan(
 
 
 def _duplicate_code(code: str) -> DomainError:
-    return DomainError("DUPLICATE", f"a plan with code {code!r} already exists", ["input", "code"])
+    return DomainError(
+        ErrorCode.DUPLICATE, f"a plan with code {code!r} already exists", ["input", "code"]
+    )
 
 
 async def _code_taken(session: AsyncSession, viewer: Viewer, code: str) -> bool:

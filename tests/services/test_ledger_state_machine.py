@@ -36,7 +36,7 @@ from models import (
 )
 from models.base import new_id, utcnow
 from providers.base import TransferRequest, WebhookEvent
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError, ErrorCode, ValidationFailed
 from services.infra.database import Database, after_commit
 from services.ledger import release as balance_release
 from services.ledger import service as ledger
@@ -275,7 +275,7 @@ class LedgerMachine(RuleBasedStateMachine):
             row = await payouts.require_payout(session, self.org_id, False, payout_id)
         transfer_id = payouts.check_cancelable(row)
         if not await self.env.provider.cancel_transfer(transfer_id):
-            raise DomainError("INVALID_TRANSITION", "already left for the bank")
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "already left for the bank")
         async with self.db.transaction() as session:
             await payouts.cancel_payout(session, self.org_id, False, payout_id)
 
