@@ -34,26 +34,18 @@ class BalanceMutation:
     @strawberry.mutation(
         description="Test mode: credit pending funds, available after availableInSeconds."
     )
+    @run_mutation
     async def test_credit_balance(
-        self, info: Info, input: TestCreditBalanceInput
+        self, info: Info, input: TestCreditBalanceInput, session: Session, viewer: Viewer
     ) -> TestCreditBalancePayload:
-        async def action(session: Session, viewer: Viewer) -> TestCreditBalancePayload:
-            result = await ledger.test_credit(
-                session,
-                viewer,
-                amount=input.amount,
-                description=input.description,
-                available_in_seconds=input.available_in_seconds,
-            )
-            return TestCreditBalancePayload(
-                balance_transaction=BalanceTransaction.of(result.transaction),
-                balance=Balance.of(result.balance),
-            )
-
-        return await run_mutation(
-            info,
-            name="testCreditBalance",
-            input=input,
-            payload=TestCreditBalancePayload,
-            action=action,
+        result = await ledger.test_credit(
+            session,
+            viewer,
+            amount=input.amount,
+            description=input.description,
+            available_in_seconds=input.available_in_seconds,
+        )
+        return TestCreditBalancePayload(
+            balance_transaction=BalanceTransaction.of(result.transaction),
+            balance=Balance.of(result.balance),
         )

@@ -125,82 +125,69 @@ def _request(input: Any) -> dict[str, Any]:
     return data
 
 
+async def _prepare_verification(
+    info: Info, input: CompleteVerificationInput, viewer: Viewer
+) -> payout_accounts.PreparedVerification:
+    return await payout_accounts.prepare_verification(
+        info.context.services, viewer, _request(input)
+    )
+
+
+async def _prepare_bank_account(
+    info: Info, input: AddBankAccountInput, viewer: Viewer
+) -> bank_accounts.PreparedBankAccount:
+    return await bank_accounts.prepare_add(info.context.services, viewer, _request(input))
+
+
+async def _request_status_change(
+    info: Info, input: TestSetPayoutAccountStatusInput, viewer: Viewer
+) -> None:
+    await payout_accounts.request_status_change(
+        info.context.services, viewer, m.PayoutAccountStatus(input.status)
+    )
+
+
 @strawberry.type
 class PayoutAccountMutation:
     @strawberry.mutation(description="Open the payout account (KYC); idempotent per mode.")
+    @run_mutation(prepare=_prepare_verification)
     async def complete_verification(
-        self, info: Info, input: CompleteVerificationInput
+        self,
+        info: Info,
+        input: CompleteVerificationInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: payout_accounts.PreparedVerification,
     ) -> CompleteVerificationPayload:
-        prepared: list[payout_accounts.PreparedVerification] = []
-
-        async def prepare(viewer: Viewer) -> None:
-            prepared.append(
-                await payout_accounts.prepare_verification(
-                    info.context.services, viewer, _request(input)
-                )
-            )
-
-        async def action(session: Session, viewer: Viewer) -> CompleteVerificationPayload:
-            row, outcome = await payout_accounts.complete_verification(
-                session, viewer, prepared[-1]
-            )
-            return CompleteVerificationPayload(
-                payout_account=payout_account_type(row), outcome=VerificationOutcome(outcome)
-            )
-
-        return await run_mutation(
-            info,
-            name="completeVerification",
-            input=input,
-            payload=CompleteVerificationPayload,
-            action=action,
-            prepare=prepare,
+        row, outcome = await payout_accounts.complete_verification(session, viewer, prepared)
+        return CompleteVerificationPayload(
+            payout_account=payout_account_type(row), outcome=VerificationOutcome(outcome)
         )
 
     @strawberry.mutation(description="Attach another destination bank account.")
+    @run_mutation(prepare=_prepare_bank_account)
     async def add_bank_account(
-        self, info: Info, input: AddBankAccountInput
+        self,
+        info: Info,
+        input: AddBankAccountInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: bank_accounts.PreparedBankAccount,
     ) -> AddBankAccountPayload:
-        prepared: list[bank_accounts.PreparedBankAccount] = []
-
-        async def prepare(viewer: Viewer) -> None:
-            prepared.append(
-                await bank_accounts.prepare_add(info.context.services, viewer, _request(input))
-            )
-
-        async def action(session: Session, viewer: Viewer) -> AddBankAccountPayload:
-            row = await bank_accounts.add_bank_account(session, viewer, prepared[-1])
-            return AddBankAccountPayload(bank_account=bank_account_type(row))
-
-        return await run_mutation(
-            info,
-            name="addBankAccount",
-            input=input,
-            payload=AddBankAccountPayload,
-            action=action,
-            prepare=prepare,
-        )
+        row = await bank_accounts.add_bank_account(session, viewer, prepared)
+        return AddBankAccountPayload(bank_account=bank_account_type(row))
 
     @strawberry.mutation(
         description="Test mode: move the payout account through the sandbox's real webhook."
     )
+    @run_mutation(prepare=_request_status_change)
     async def test_set_payout_account_status(
-        self, info: Info, input: TestSetPayoutAccountStatusInput
+        self,
+        info: Info,
+        input: TestSetPayoutAccountStatusInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: None,
     ) -> TestSetPayoutAccountStatusPayload:
-        async def prepare(viewer: Viewer) -> None:
-            await payout_accounts.request_status_change(
-                info.context.services, viewer, m.PayoutAccountStatus(input.status)
-            )
-
-        async def action(session: Session, viewer: Viewer) -> TestSetPayoutAccountStatusPayload:
-            row = await payout_accounts.require_account(session, viewer)
-            return TestSetPayoutAccountStatusPayload(payout_account=payout_account_type(row))
-
-        return await run_mutation(
-            info,
-            name="testSetPayoutAccountStatus",
-            input=input,
-            payload=TestSetPayoutAccountStatusPayload,
-            action=action,
-            prepare=prepare,
-        )
+        row = await payout_accounts.require_account(session, viewer)
+        return TestSetPayoutAccountStatusPayload(payout_account=payout_account_type(row))

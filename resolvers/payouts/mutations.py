@@ -64,80 +64,70 @@ class TestAdvancePayoutPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+async def _cancel_at_provider(info: Info, input: CancelPayoutInput, viewer: Viewer) -> None:
+    await actions.cancel_at_provider(info.context.services, viewer, str(input.payout_id))
+
+
+async def _advance_in_sandbox(info: Info, input: TestAdvancePayoutInput, viewer: Viewer) -> None:
+    target = PayoutStatus(input.status.value)
+    await actions.advance_in_sandbox(
+        info.context.services, viewer, str(input.payout_id), target, input.failure_code
+    )
+
+
 @strawberry.type
 class PayoutMutation:
     @strawberry.mutation(description="Send funds from the available balance to the bank.")
-    async def request_payout(self, info: Info, input: RequestPayoutInput) -> RequestPayoutPayload:
-        async def action(session: Session, viewer: Viewer) -> RequestPayoutPayload:
-            result = RequestPayoutPayload()
+    @run_mutation
+    async def request_payout(
+        self, info: Info, input: RequestPayoutInput, session: Session, viewer: Viewer
+    ) -> RequestPayoutPayload:
+        result = RequestPayoutPayload()
 
-            def show_transfer(transfer_id: str) -> None:
-                if result.payout is not None:
-                    result.payout.provider_transfer_id = transfer_id
+        def show_transfer(transfer_id: str) -> None:
+            if result.payout is not None:
+                result.payout.provider_transfer_id = transfer_id
 
-            payout = await actions.request(
-                session,
-                info.context.services,
-                viewer,
-                amount=input.amount,
-                description=input.description,
-                on_accepted=show_transfer,
-            )
-            result.payout = Payout.of(payout)
-            return result
-
-        return await run_mutation(
-            info, name="requestPayout", input=input, payload=RequestPayoutPayload, action=action
+        payout = await actions.request(
+            session,
+            info.context.services,
+            viewer,
+            amount=input.amount,
+            description=input.description,
+            on_accepted=show_transfer,
         )
+        result.payout = Payout.of(payout)
+        return result
 
     @strawberry.mutation(description="Cancel a PENDING payout, if the provider still can.")
-    async def cancel_payout(self, info: Info, input: CancelPayoutInput) -> CancelPayoutPayload:
-        payout_id = str(input.payout_id)
-
-        async def prepare(viewer: Viewer) -> None:
-            await actions.cancel_at_provider(info.context.services, viewer, payout_id)
-
-        async def action(session: Session, viewer: Viewer) -> CancelPayoutPayload:
-            payout = await payouts.cancel_payout(
-                session, viewer.organization_id, viewer.livemode, payout_id
-            )
-            return CancelPayoutPayload(payout=Payout.of(payout))
-
-        return await run_mutation(
-            info,
-            name="cancelPayout",
-            input=input,
-            payload=CancelPayoutPayload,
-            action=action,
-            prepare=prepare,
+    @run_mutation(prepare=_cancel_at_provider)
+    async def cancel_payout(
+        self,
+        info: Info,
+        input: CancelPayoutInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: None,
+    ) -> CancelPayoutPayload:
+        payout = await payouts.cancel_payout(
+            session, viewer.organization_id, viewer.livemode, str(input.payout_id)
         )
+        return CancelPayoutPayload(payout=Payout.of(payout))
 
     @strawberry.mutation(
         description="Test mode: have the sandbox send this status for the payout's transfer "
         "now, through its real webhook path (the payout changes when the webhook arrives)."
     )
+    @run_mutation(prepare=_advance_in_sandbox)
     async def test_advance_payout(
-        self, info: Info, input: TestAdvancePayoutInput
+        self,
+        info: Info,
+        input: TestAdvancePayoutInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: None,
     ) -> TestAdvancePayoutPayload:
-        payout_id = str(input.payout_id)
-        target = PayoutStatus(input.status.value)
-
-        async def prepare(viewer: Viewer) -> None:
-            await actions.advance_in_sandbox(
-                info.context.services, viewer, payout_id, target, input.failure_code
-            )
-
-        async def action(session: Session, viewer: Viewer) -> TestAdvancePayoutPayload:
-            row = await payouts.require_payout(
-                session, viewer.organization_id, viewer.livemode, payout_id
-            )
-            return TestAdvancePayoutPayload(payout=Payout.of(row))
-
-        return await run_mutation(
-            info,
-            name="testAdvancePayout",
-            input=input,
-            payload=TestAdvancePayoutPayload,
-            action=action,
-            prepare=prepare,
+        row = await payouts.require_payout(
+            session, viewer.organization_id, viewer.livemode, str(input.payout_id)
         )
+        return TestAdvancePayoutPayload(payout=Payout.of(row))

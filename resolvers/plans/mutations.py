@@ -134,129 +134,81 @@ class DeletePlanGroupPayload:
 @strawberry.type
 class PlanMutation:
     @strawberry.mutation(description="Create a plan.")
-    async def create_plan(self, info: Info, input: CreatePlanInput) -> CreatePlanPayload:
-        async def action(session: Session, viewer: Viewer) -> CreatePlanPayload:
-            row = await plans.create_plan(
-                session, viewer, name=input.name, code=input.code, currencies=input.currencies
-            )
-            return CreatePlanPayload(plan=Plan.from_row(row))
-
-        return await run_mutation(
-            info, name="createPlan", input=input, payload=CreatePlanPayload, action=action
+    @run_mutation
+    async def create_plan(
+        self, info: Info, input: CreatePlanInput, session: Session, viewer: Viewer
+    ) -> CreatePlanPayload:
+        row = await plans.create_plan(
+            session, viewer, name=input.name, code=input.code, currencies=input.currencies
         )
+        return CreatePlanPayload(plan=Plan.from_row(row))
 
     @strawberry.mutation(description="Create an empty plan group.")
+    @run_mutation
     async def create_plan_group(
-        self, info: Info, input: CreatePlanGroupInput
+        self, info: Info, input: CreatePlanGroupInput, session: Session, viewer: Viewer
     ) -> CreatePlanGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> CreatePlanGroupPayload:
-            data = await plan_groups.create_plan_group(
-                session,
-                viewer,
-                name=input.name,
-                description=input.description,
-                is_public=input.is_public,
-            )
-            return CreatePlanGroupPayload(plan_group=PlanGroup.from_data(data))
-
-        return await run_mutation(
-            info,
-            name="createPlanGroup",
-            input=input,
-            payload=CreatePlanGroupPayload,
-            action=action,
+        data = await plan_groups.create_plan_group(
+            session,
+            viewer,
+            name=input.name,
+            description=input.description,
+            is_public=input.is_public,
         )
+        return CreatePlanGroupPayload(plan_group=PlanGroup.from_data(data))
 
     @strawberry.mutation(description="Change a plan group's name, description or visibility.")
+    @run_mutation
     async def update_plan_group(
-        self, info: Info, input: UpdatePlanGroupInput
+        self, info: Info, input: UpdatePlanGroupInput, session: Session, viewer: Viewer
     ) -> UpdatePlanGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> UpdatePlanGroupPayload:
-            data = await plan_groups.update_plan_group(
-                session,
-                viewer,
-                str(input.plan_group_id),
-                name=input.name,
-                description=input.description,
-                is_public=input.is_public,
-            )
-            return UpdatePlanGroupPayload(plan_group=PlanGroup.from_data(data))
-
-        return await run_mutation(
-            info,
-            name="updatePlanGroup",
-            input=input,
-            payload=UpdatePlanGroupPayload,
-            action=action,
+        data = await plan_groups.update_plan_group(
+            session,
+            viewer,
+            str(input.plan_group_id),
+            name=input.name,
+            description=input.description,
+            is_public=input.is_public,
         )
+        return UpdatePlanGroupPayload(plan_group=PlanGroup.from_data(data))
 
     @strawberry.mutation(description="Delete a plan group; its plans stay, in no group.")
+    @run_mutation
     async def delete_plan_group(
-        self, info: Info, input: DeletePlanGroupInput
+        self, info: Info, input: DeletePlanGroupInput, session: Session, viewer: Viewer
     ) -> DeletePlanGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> DeletePlanGroupPayload:
-            unlinked = await plan_groups.delete_plan_group(
-                session, viewer, str(input.plan_group_id)
-            )
-            return DeletePlanGroupPayload(
-                deleted_plan_group_id=input.plan_group_id,
-                unlinked_plans=[Plan.from_row(row) for row in unlinked],
-            )
-
-        return await run_mutation(
-            info,
-            name="deletePlanGroup",
-            input=input,
-            payload=DeletePlanGroupPayload,
-            action=action,
+        unlinked = await plan_groups.delete_plan_group(session, viewer, str(input.plan_group_id))
+        return DeletePlanGroupPayload(
+            deleted_plan_group_id=input.plan_group_id,
+            unlinked_plans=[Plan.from_row(row) for row in unlinked],
         )
 
     @strawberry.mutation(description="Insert a plan into a group at a position (or move it).")
+    @run_mutation
     async def add_plan_to_group(
-        self, info: Info, input: AddPlanToGroupInput
+        self, info: Info, input: AddPlanToGroupInput, session: Session, viewer: Viewer
     ) -> AddPlanToGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> AddPlanToGroupPayload:
-            data = await plan_groups.add_plan_to_group(
-                session, viewer, str(input.plan_group_id), str(input.plan_id), input.sort_order
-            )
-            return AddPlanToGroupPayload(plan_group=PlanGroup.from_data(data))
-
-        return await run_mutation(
-            info, name="addPlanToGroup", input=input, payload=AddPlanToGroupPayload, action=action
+        data = await plan_groups.add_plan_to_group(
+            session, viewer, str(input.plan_group_id), str(input.plan_id), input.sort_order
         )
+        return AddPlanToGroupPayload(plan_group=PlanGroup.from_data(data))
 
     @strawberry.mutation(description="Take a plan out of its group, closing the gap.")
+    @run_mutation
     async def remove_plan_from_group(
-        self, info: Info, input: RemovePlanFromGroupInput
+        self, info: Info, input: RemovePlanFromGroupInput, session: Session, viewer: Viewer
     ) -> RemovePlanFromGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> RemovePlanFromGroupPayload:
-            data = await plan_groups.remove_plan_from_group(
-                session, viewer, str(input.plan_group_id), str(input.plan_id)
-            )
-            return RemovePlanFromGroupPayload(plan_group=PlanGroup.from_data(data))
-
-        return await run_mutation(
-            info,
-            name="removePlanFromGroup",
-            input=input,
-            payload=RemovePlanFromGroupPayload,
-            action=action,
+        data = await plan_groups.remove_plan_from_group(
+            session, viewer, str(input.plan_group_id), str(input.plan_id)
         )
+        return RemovePlanFromGroupPayload(plan_group=PlanGroup.from_data(data))
 
     @strawberry.mutation(description="Set the order of all plans in a group.")
+    @run_mutation
     async def reorder_plans_in_group(
-        self, info: Info, input: ReorderPlansInGroupInput
+        self, info: Info, input: ReorderPlansInGroupInput, session: Session, viewer: Viewer
     ) -> ReorderPlansInGroupPayload:
-        async def action(session: Session, viewer: Viewer) -> ReorderPlansInGroupPayload:
-            data = await plan_groups.reorder_plans_in_group(
-                session, viewer, str(input.plan_group_id), [str(i) for i in input.plan_ids]
-            )
-            return ReorderPlansInGroupPayload(plan_group=PlanGroup.from_data(data))
-
-        return await run_mutation(
-            info,
-            name="reorderPlansInGroup",
-            input=input,
-            payload=ReorderPlansInGroupPayload,
-            action=action,
+        data = await plan_groups.reorder_plans_in_group(
+            session, viewer, str(input.plan_group_id), [str(i) for i in input.plan_ids]
         )
+        return ReorderPlansInGroupPayload(plan_group=PlanGroup.from_data(data))
