@@ -1,4 +1,4 @@
-"""Wiring of the event bus from settings (``PAYOUTS_EVENT_BUS``; README "Live updates")."""
+"""Wiring of the event bus from settings (``PAYOUTS_EVENT_BUS``; docs/live-updates.md)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from api.providers import build_registry
 from api.settings import Settings
 from services.app_services import AppServices
 from services.infra.database import Database
+from services.infra.faults import FaultPoint, Faults
 
 
 def build_services(settings: Settings, db: Database) -> AppServices:
@@ -15,4 +16,9 @@ def build_services(settings: Settings, db: Database) -> AppServices:
         providers=build_registry(settings, db),
         secret_key=settings.secret_key,
         payout_policy=payout_policy(settings),
+        faults=Faults(
+            frozenset({FaultPoint.AFTER_PAYOUT_COMMIT})
+            if settings.fault_kill_after_payout_commit
+            else frozenset()
+        ),
     )

@@ -28,7 +28,6 @@ def payout_policy(settings: Settings) -> PayoutPolicy:
         retry_base_seconds=settings.payout_retry_base_seconds,
         retry_grace_seconds=settings.payout_retry_grace_seconds,
         claim_lease_seconds=settings.payout_claim_lease_seconds,
-        kill_after_commit=settings.fault_kill_after_payout_commit,
     )
 
 

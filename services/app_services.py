@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from providers.registry import ProviderRegistry
 from services.infra.database import Database
 from services.infra.event_bus import LiveBus
+from services.infra.faults import NO_FAULTS, Faults
 from services.payout_accounts.documents import DocumentFetcher
 from services.payouts.service import PayoutPolicy
 
@@ -22,6 +23,8 @@ class AppServices:
     # The server's secret: keys idempotency fingerprints and stored sensitive values.
     secret_key: str
     payout_policy: PayoutPolicy = field(default_factory=PayoutPolicy)
+    # Test-only crash points (``services.infra.faults``); none armed in production.
+    faults: Faults = NO_FAULTS
     document_fetcher: DocumentFetcher = field(default_factory=DocumentFetcher)
     # The live event bus once started (``None`` in processes without live subscribers).
     bus: LiveBus | None = None

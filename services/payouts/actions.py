@@ -53,7 +53,7 @@ async def request(
     after_commit(
         session,
         reconciler.after_request(
-            app.database, app.providers, app.payout_policy, payout.id, on_accepted
+            app.database, app.providers, app.payout_policy, payout.id, on_accepted, app.faults
         ),
     )
     return payout

@@ -14,8 +14,6 @@ cannot answer, the payout stays PENDING: funds are never returned for a transfer
 from __future__ import annotations
 
 import logging
-import os
-import signal
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -34,6 +32,7 @@ from providers.base import (
 )
 from providers.registry import ProviderRegistry
 from services.infra.database import AfterCommit, Database
+from services.infra.faults import NO_FAULTS, FaultPoint, Faults
 from services.payouts import service as payouts
 from services.payouts.service import PayoutPolicy
 from services.provider_events import ingest as webhooks
@@ -50,14 +49,13 @@ def after_request(
     policy: PayoutPolicy,
     payout_id: str,
     on_accepted: Callable[[str], None] | None = None,
+    faults: Faults = NO_FAULTS,
 ) -> AfterCommit:
     """The provider call made right after a payout commits (``on_accepted`` gets the transfer
     id, so the response can show it)."""
 
     async def callback() -> None:
-        if policy.kill_after_commit:
-            log.critical("fault injection: killing the process after the payout commit")
-            os.kill(os.getpid(), signal.SIGKILL)
+        faults.reached(FaultPoint.AFTER_PAYOUT_COMMIT)
         transfer_id = await submit(db, registry, policy, payout_id)
         if transfer_id is not None and on_accepted is not None:
             on_accepted(transfer_id)

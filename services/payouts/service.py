@@ -54,8 +54,6 @@ class PayoutPolicy:
     # holding the claim delays the payout that long; the provider call is idempotent, so a
     # short lease is safe.
     claim_lease_seconds: float = 30.0
-    # Fault injection for tests: SIGKILL the process between commit and provider call.
-    kill_after_commit: bool = False
 
     def fee_for(self, amount: int) -> int:
         return amount * self.fee_bps // 10_000 + self.fee_fixed
