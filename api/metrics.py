@@ -7,7 +7,7 @@ their code from a fixed list, HTTP requests by route template.
 Hooks for other components: ``subscription_opened``/``subscription_closed`` (the
 ``OperationObserver`` extension already calls them for every subscription operation),
 ``set_reconciler_backlog(n)`` and the webhook lag histogram (registered on
-``services.webhooks.LAG_OBSERVERS``).
+``services.provider_events.ingest.LAG_OBSERVERS``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ events whose object is re-read from the database, in a session of its own, for e
 A subscription's context lives as long as its WebSocket connection, so nothing cached in it (a
 loader, a session) may serve an event: it would show the object as it was when the connection
 opened. ``live_events`` reads the object after each event in a fresh session instead, once per
-event and process (``resolvers.event_objects``), shared by the subscribers it fans out to.
+event and process (``resolvers.live.event_objects``), shared by the subscribers it fans out to.
 
 A subscription field is then a few lines (``Payout`` and its loader come from their module)::
 

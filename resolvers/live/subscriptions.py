@@ -1,7 +1,7 @@
 """Subscriptions ``payoutUpdated``, ``payoutAccountUpdated`` and ``balanceUpdated``.
 
 Each event's object is read again, in a read session of its own, scoped by the event's
-organization and mode (``resolvers.live.live_events``): nothing cached in the connection's
+organization and mode (``resolvers.live.stream.live_events``): nothing cached in the connection's
 context ever answers for an event. ``Payout``'s nested fields (``statusHistory``,
 ``destinationBank``) use uncached loaders that open their own sessions, so they also read
 the data as it is when the event is resolved.

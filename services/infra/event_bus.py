@@ -11,7 +11,7 @@ Two backends behind one interface (``LiveBus``):
 
 The bus only carries hints. Every subscriber checks that its organization's sequence numbers
 arrive without a gap and, whenever one is missing, its mailbox overflowed or the listener was
-away, rereads the event log (``services.subscriptions``): the log, not the bus, is the truth.
+away, rereads the event log (``services.infra.event_streams``): the log, not the bus, is the truth.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ duplicate, in bounded memory.
 A stream subscribes to the bus *before* it reads the log, so nothing committed afterwards can
 slip between the two; it then drops whatever the bus repeats of what the log already gave
 (sequence numbers are dense per organization and commit in order, see
-``services.events.persist_pending_events``). When its mailbox overflows, a sequence number goes
+``services.infra.events.persist_pending_events``). When its mailbox overflows, a sequence number goes
 missing or the bus reconnects, the stream rereads the log from the last event it yielded: a
 slow reader costs at most ``capacity`` queued events plus one page, never a lost event.
 """

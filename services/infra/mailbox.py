@@ -1,5 +1,5 @@
 """Subscriber mailboxes: each live stream's bounded, gap-checked view of its organization's
-events, and the hub that fans a process's events out to them (``services.event_bus`` feeds it).
+events, and the hub that fans a process's events out to them (``services.infra.event_bus`` feeds it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The guarded download of an identity document (SPEC §3.2).
 
 ``https`` only, on port 443, no credentials in the URL. We resolve the host ourselves, refuse
-unless *every* address is public (``services.netguard``), and connect to the address we checked
+unless *every* address is public (``services.infra.netguard``), and connect to the address we checked
 (an httpcore network backend pins it; TLS still verifies the certificate for the host name, sent
 as SNI and Host). Each redirect is a new URL that goes through the same checks (at most 3).
 Timeouts per phase and overall; the body is streamed and cut at 10 MB; only PDF, JPEG and PNG

@@ -100,7 +100,7 @@ async def request_payout(
     policy: PayoutPolicy,
 ) -> Payout:
     """Reserve ``amount`` (available → in transit) and create the payout PENDING. The caller
-    asks the provider for the transfer after commit (``services.reconciler.submit``)."""
+    asks the provider for the transfer after commit (``services.payouts.reconciler.submit``)."""
     check_request(amount, description)
     fee = policy.fee_for(amount)
     if fee >= amount:

@@ -2,7 +2,7 @@
 
 Every read is scoped to the viewer's organization and mode: another organization's or mode's
 id behaves exactly like an unknown one. Group membership and ordering live in
-``services.plan_groups``.
+``services.plans.groups``.
 """
 
 from __future__ import annotations
