@@ -1,4 +1,14 @@
-"""The composition root: settings → ``AppServices``; every wiring decision in one place."""
+"""The composition root: settings → ``AppServices``, the one typed bundle every edge hands to
+the services (database, providers, policies, test-only faults, bus and rate limiter once
+started).
+
+Everything else is wired by explicit tables, never by importing a module for its side effect:
+- provider event kind → service that applies it: ``services/provider_events/handlers.py``
+- node id prefix → loader: ``resolvers/node_query.py`` (``NODE_LOADERS``)
+- GraphQL root types: ``api/schema.py`` (``QUERY_TYPES``, ``MUTATION_TYPES``, ...)
+- background jobs and the event bus: ``api/app.py`` (``STARTUP_HOOKS``)
+- CLI commands: ``api/cli.py`` (``commands()``)
+"""
 
 from __future__ import annotations
 
