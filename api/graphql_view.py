@@ -44,7 +44,8 @@ from api.settings import Settings
 from api.ws_protocol import PayoutsTransportWSHandler, close_reason
 from api.ws_revocation import OpenConnections
 from resolvers.context import Context
-from services.database import Database
+from services.app_services import AppServices
+from services.infra.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         settings: Settings,
         db: Database,
         authenticator: Authenticator,
-        services: dict[str, Any],
+        services: AppServices,
     ) -> None:
         super().__init__(
             schema,

@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     idempotency_stale_claim_seconds: float = Field(default=60.0, gt=0, le=86_400)
     reconciler_interval_seconds: float = Field(default=1.0, gt=0)
     balance_release_interval_seconds: float = Field(default=0.5, gt=0)
-    # Fault injection for tests only: SIGKILL the process between a payout's commit and its
-    # provider call (the reconciler must finish the payout after a restart).
+    # Fault injection for tests only (services/infra/faults.py): SIGKILL the process between a
+    # payout's commit and its provider call (the reconciler must finish the payout after a restart).
     fault_kill_after_payout_commit: bool = False
     # Live updates (README "Live updates"): the bus defaults to "memory" on SQLite and
     # "postgres" (LISTEN/NOTIFY, reaches every process) on PostgreSQL.

@@ -20,10 +20,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from services import api_keys
-from services.database import Database
-from services.event_bus import LiveBus
-from services.events import PublishedEvent
+from services.infra.database import Database
+from services.infra.event_bus import LiveBus
+from services.infra.events import PublishedEvent
+from services.organizations import api_keys
 
 log = logging.getLogger(__name__)
 

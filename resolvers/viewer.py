@@ -8,9 +8,9 @@ import strawberry
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.node import Node, register_node
-from services import api_keys
-from services.api_keys import Viewer as ViewerData
+from resolvers.node import Node
+from services.organizations import api_keys
+from services.organizations.api_keys import Viewer as ViewerData
 
 
 def mode_of(livemode: bool) -> str:
@@ -63,7 +63,6 @@ class Viewer:
         )
 
 
-@register_node("org")
 async def load_organization(info: Info, viewer: ViewerData, node_id: str) -> Organization | None:
     # Only the caller's own organization is visible.
     return Organization.of(viewer) if node_id == viewer.organization_id else None

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import IdempotencyRecord, IdempotencyStatus
 from models.base import utcnow
-from services.database import Database
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
+from services.infra.database import Database
 from services.sensitive import keyed_fingerprint
 
 RETENTION = timedelta(hours=24)
@@ -41,7 +41,7 @@ def fingerprint(secret_key: str, mutation: str, request: Any) -> str:
 def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise DomainError(
-            "VALIDATION_ERROR",
+            ErrorCode.VALIDATION_ERROR,
             f"idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters",
             ["input", "idempotencyKey"],
         )
@@ -75,7 +75,9 @@ async def claim(
         async with db.read() as session:
             existing = await _get(session, scope, lock=False)
         if existing is None:  # pragma: no cover - it was just inserted
-            raise DomainError("IDEMPOTENCY_IN_PROGRESS", "retry in a moment", None) from None
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_IN_PROGRESS, "retry in a moment", None
+            ) from None
         return _resolve_existing(
             existing, mutation, request_hash, utcnow(), stale_after, take_over=False
         )
@@ -92,7 +94,7 @@ def _resolve_existing(
 ) -> str | None:
     if record.mutation != mutation or record.fingerprint != request_hash:
         raise DomainError(
-            "IDEMPOTENCY_KEY_MISMATCH",
+            ErrorCode.IDEMPOTENCY_KEY_MISMATCH,
             "this idempotency key was used with a different request",
             ["input", "idempotencyKey"],
         )
@@ -102,7 +104,7 @@ def _resolve_existing(
         record.locked_at = now  # the earlier attempt died before committing anything
         return None
     raise DomainError(
-        "IDEMPOTENCY_IN_PROGRESS",
+        ErrorCode.IDEMPOTENCY_IN_PROGRESS,
         "a request with this idempotency key is still running; retry shortly",
         ["input", "idempotencyKey"],
     )

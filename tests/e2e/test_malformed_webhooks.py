@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from api.settings import Settings
 from models import ProviderEvent, RejectedProviderEvent
 from models.base import new_id, utcnow
-from services.database import Database
+from services.infra.database import Database
 from tests.support.live_server import LiveServer
 from tests.support.webhooks import sandbox_event, signed
 

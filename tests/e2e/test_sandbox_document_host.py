@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.e2e.test_payout_accounts_rules import account_count, provider_account_count
 from tests.support.accounts import complete_verification, individual_input
 from tests.support.graphql import GraphQLClient

@@ -9,7 +9,7 @@ import pytest
 from graphql import build_client_schema, get_introspection_query
 
 from resolvers.descriptions import undescribed
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import LiveServer

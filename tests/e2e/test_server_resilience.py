@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 from api.settings import Settings
 from models import IdempotencyRecord
 from models.base import utcnow
-from resolvers.plan_mutations import CreatePlanGroupInput
+from resolvers.plans.mutations import CreatePlanGroupInput
 from resolvers.snapshot import dump
 from services import idempotency
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import BACKEND, PG_ADMIN_URL, make_org
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import ROOT, LiveServer, free_port, server_env, start_server

@@ -16,7 +16,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.live_server import LiveServer, start_server
 from tests.support.orgs import TestOrg
