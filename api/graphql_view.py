@@ -97,7 +97,10 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         except HTTPException as error:
             client_error("graphql-request", error.reason, status=error.status_code)
             response = error_response(
-                error.status_code, error.reason, media_type=response_media_type(request.headers)
+                error.status_code,
+                error.reason,
+                media_type=response_media_type(request.headers),
+                headers={"allow": "POST"} if error.status_code == 405 else None,
             )
         except BodyRefused:
             raise  # answered by BodyLimitMiddleware (413, 408)

@@ -21,11 +21,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 from strawberry.types.unset import UnsetType
 
+from api.client_errors import dependency_down
+from api.outage import is_database_unavailable
 from api.ws_revocation import REVOKED_REASON
 from resolvers.context import Context
 
 AUTH_CLOSE_CODE = 4403
 DEFAULT_AUTH_REASON = "Forbidden: connection_init needs a valid API key (payload x-api-key)"
+UNAVAILABLE_REASON = "Service temporarily unavailable; retry shortly"
 _MAX_REASON_BYTES = 123  # a WebSocket close reason must fit in a control frame
 
 
@@ -59,6 +62,12 @@ class PayoutsTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             ack_payload = await self.view.on_ws_connect(self.context)
         except ConnectionRejectionError as error:
             await self.websocket.close(code=AUTH_CLOSE_CODE, reason=rejection_reason(error))
+            return
+        except Exception as error:  # the key lookup failed: the client may retry later
+            if not is_database_unavailable(error):
+                raise
+            dependency_down("database unavailable", "while authenticating a WebSocket")
+            await self.websocket.close(code=1011, reason=UNAVAILABLE_REASON)
             return
         viewer = self.context.viewer
         watcher = getattr(self.view, "open_connections", None)

@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+import websockets
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
@@ -207,6 +209,14 @@ async def test_database_outage_is_503_with_retry_after_then_recovers(
             assert body["errors"][0]["extensions"]["requestId"]
             if response.status_code == 503:
                 assert int(response.headers["retry-after"]) >= 1
+        # A WebSocket's key lookup fails too: a clean close the client can retry on, no drop.
+        protocol: Any = ["graphql-transport-ws"]
+        async with websockets.connect(server.ws_url, subprotocols=protocol) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"x-api-key": org}}))
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+        assert "unavailable" in closed.value.rcvd.reason
         await proxy.restore()
         for _ in range(50):
             response = await client.raw("{ viewer { livemode } }")
