@@ -52,7 +52,9 @@ async def test_unknown_parameters_are_refused_naming_the_full_bracketed_name(
     assert "individual[dob][yaer]" in body["message"]
 
 
-async def test_missing_required_and_bad_types_are_refused(client: Any, double: StripeDouble) -> None:
+async def test_missing_required_and_bad_types_are_refused(
+    client: Any, double: StripeDouble
+) -> None:
     with pytest.raises(stripe.InvalidRequestError) as missing:
         await client.v1.transfers.create_async({"amount": 100, "currency": "usd"})
     assert (missing.value.code, missing.value.param) == ("parameter_missing", "destination")
@@ -142,7 +144,9 @@ async def test_files_are_multipart_and_keep_their_bytes(client: Any, double: Str
     assert caught.value.param == "file"
 
 
-async def test_requirements_follow_what_the_account_holds(client: Any, double: StripeDouble) -> None:
+async def test_requirements_follow_what_the_account_holds(
+    client: Any, double: StripeDouble
+) -> None:
     account = await client.v1.accounts.create_async(individual_account_params())
     assert "individual.verification.document" in account.requirements.currently_due
     assert "external_account" in account.requirements.currently_due
