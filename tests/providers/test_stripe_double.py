@@ -47,7 +47,8 @@ async def test_unknown_parameters_are_refused_naming_the_full_bracketed_name(
     assert caught.value.code == "parameter_unknown"
     assert caught.value.param == "individual[dob][yaer]"
     assert caught.value.http_status == 400
-    body = caught.value.json_body["error"]
+    error: Any = caught.value.json_body
+    body = error["error"]
     assert body["type"] == "invalid_request_error"
     assert "individual[dob][yaer]" in body["message"]
 
@@ -60,11 +61,11 @@ async def test_missing_required_and_bad_types_are_refused(
     assert (missing.value.code, missing.value.param) == ("parameter_missing", "destination")
     with pytest.raises(stripe.InvalidRequestError) as bad_int:
         await client.v1.transfers.create_async(
-            {"amount": "ten", "currency": "usd", "destination": "acct_x"}  # type: ignore[typeddict-item]
+            {"amount": "ten", "currency": "usd", "destination": "acct_x"}
         )
     assert bad_int.value.code == "parameter_invalid_integer"
     with pytest.raises(stripe.InvalidRequestError) as bad_enum:
-        await client.v1.accounts.create_async({"business_type": "person"})  # type: ignore[typeddict-item]
+        await client.v1.accounts.create_async({"business_type": "person"})
     assert bad_enum.value.param == "business_type"
 
 
@@ -97,7 +98,8 @@ async def test_idempotency_replays_the_first_answer_and_refuses_other_parameters
             individual_account_params(email="other@example.com"),
             {"idempotency_key": "idem-account-1"},
         )
-    assert caught.value.json_body["error"]["type"] == "idempotency_error"
+    body: Any = caught.value.json_body
+    assert body["error"]["type"] == "idempotency_error"
     accounts = [a for a in double.objects("account") if a["id"] == first.id]
     assert len(accounts) == 1
 
@@ -113,7 +115,7 @@ async def test_errors_after_execution_are_replayed_but_validation_errors_are_not
     # A validation failure saves nothing: the same key then works with valid parameters.
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.accounts.create_async(
-            {"country": "US", "nope": "1"},  # type: ignore[typeddict-unknown-key]
+            {"country": "US", "nope": "1"},
             {"idempotency_key": "idem-invalid"},
         )
     created = await client.v1.accounts.create_async(
