@@ -28,6 +28,7 @@ PAYOUT_EVENTS = frozenset(
 # Stripe stops an account for these without asking for information: more than "restricted".
 _STOPPED = ("listed", "platform_paused")
 REVERSED_CODE = "transfer_reversed"
+OUR_REVERSAL = "payout_not_paid"  # metadata.reason of the reversals this server makes
 REVERSED_MESSAGE = "The transfer to the connected account was reversed."
 
 
@@ -113,6 +114,11 @@ def reversal_event(
     ended, which the state machine decides)."""
     if not _get(transfer, "reversed"):
         raise WebhookIgnored("a partial reversal")
+    reversals = _get(_get(transfer, "reversals"), "data") or []
+    if reversals and all(
+        _get(_get(r, "metadata") or {}, "reason") == OUR_REVERSAL for r in reversals
+    ):
+        raise WebhookIgnored("our own reversal after the payout failed or was canceled")
     return WebhookEvent(
         id=event_id,
         type="transfer.reversed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import datetime
 
 import stripe
 
@@ -44,30 +45,36 @@ class StripeProvider(StripeAccounts, StripeTransfers):
         raise WebhookVerificationError("bad or stale Stripe-Signature")
 
     async def current_event(self, event: WebhookEvent) -> WebhookEvent:
-        """The event with the object's state re-read from Stripe now: Stripe does not keep
-        events in order, the object's current state does. Falls back to the event's snapshot
-        when Stripe cannot be asked (the state machine still never moves backwards)."""
+        """The event with its object re-read from Stripe now (Stripe does not keep events in
+        order; the object's current state does), falling back to the event's snapshot when
+        Stripe cannot be read (the state machine still never moves backwards).
+
+        A payout that failed or was canceled left its money on the connected account: the
+        transfer is reversed to the platform before the event may be applied (our ledger gives
+        the amount back to the merchant's available balance). If that cannot be done now, this
+        raises ProviderError and nothing is stored: Stripe redelivers the event later.
+        """
         read_at = utcnow()
         try:
-            if event.object_kind == "account":
-                account = await self.client.v1.accounts.retrieve_async(event.object_id)
-                fresh = account_event(event.id, read_at, event.livemode, account)
-            elif "stripe_payout" in event.data:
-                payout = await self.retrieve_payout(
-                    str(event.data["stripe_account"]), str(event.data["stripe_payout"])
-                )
-                fresh = payout_event(
-                    event.id,
-                    event.type,
-                    read_at,
-                    event.livemode,
-                    payout,
-                    str(event.data["stripe_account"]),
-                )
-            else:
-                transfer = await self.retrieve_transfer(event.object_id)
-                fresh = reversal_event(event.id, read_at, event.livemode, transfer)
+            fresh = replace(
+                await self._reread(event, read_at),
+                type=event.type,
+                occurred_at=max(read_at, event.occurred_at),
+            )
         except (stripe.StripeError, ProviderError) as exc:
             log.warning("could not re-read %s for event %s: %s", event.object_kind, event.id, exc)
-            return event
-        return replace(fresh, type=event.type, occurred_at=max(read_at, event.occurred_at))
+            fresh = event
+        if "stripe_payout" in fresh.data and fresh.data.get("status") in ("failed", "canceled"):
+            await self.return_to_platform(fresh.object_id)
+        return fresh
+
+    async def _reread(self, event: WebhookEvent, read_at: datetime) -> WebhookEvent:
+        if event.object_kind == "account":
+            account = await self.client.v1.accounts.retrieve_async(event.object_id)
+            return account_event(event.id, read_at, event.livemode, account)
+        if "stripe_payout" in event.data:
+            account_id = str(event.data["stripe_account"])
+            payout = await self.retrieve_payout(account_id, str(event.data["stripe_payout"]))
+            return payout_event(event.id, event.type, read_at, event.livemode, payout, account_id)
+        transfer = await self.retrieve_transfer(event.object_id)
+        return reversal_event(event.id, read_at, event.livemode, transfer)

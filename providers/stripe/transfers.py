@@ -16,6 +16,7 @@ from stripe.params import PayoutCreateParams, TransferCreateParams
 
 from providers.base import Transfer, TransferRequest
 from providers.stripe.client import call, translate
+from providers.stripe.events import OUR_REVERSAL
 
 log = logging.getLogger(__name__)
 # What the transfer remembers so that its payout can be (re)created from the transfer alone.
@@ -84,16 +85,27 @@ class StripeTransfers:
                 raise translate(exc, "payout cancelation") from None
         if payout is not None and payout.status != "canceled":
             return False
-        if not transfer.reversed:
-            await call(
-                "transfer reversal",
-                self.client.v1.transfers.reversals.create_async(
-                    transfer_id,
-                    {"metadata": {"reason": "payout_canceled"}},
-                    {"idempotency_key": f"{transfer_id}:cancel-reversal"},
-                ),
-            )
+        await self._reverse(transfer)
         return True
+
+    async def return_to_platform(self, transfer_id: str) -> None:
+        """Reverse what is left of the transfer (after its payout failed or was canceled, the
+        money is back on the connected account's balance). Idempotent."""
+        transfer = await self.retrieve_transfer(transfer_id)
+        await self._reverse(transfer)
+
+    async def _reverse(self, transfer: Any) -> None:
+        remaining = int(transfer.amount) - int(transfer.amount_reversed or 0)
+        if remaining <= 0:
+            return
+        await call(
+            "transfer reversal",
+            self.client.v1.transfers.reversals.create_async(
+                transfer.id,
+                {"amount": remaining, "metadata": {"reason": OUR_REVERSAL}},
+                {"idempotency_key": f"{transfer.id}:reversal:{remaining}"},
+            ),
+        )
 
     async def retrieve_payout(self, account: str, payout_id: str) -> Any:
         return await call(

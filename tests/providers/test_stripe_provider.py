@@ -365,3 +365,41 @@ def test_events_the_server_has_no_use_for_are_ignored(double: StripeDouble) -> N
         full = {"id": "evt_i", "created": int(time.time()), "livemode": False, **event}
         with pytest.raises(WebhookIgnored):
             provider.parse_webhook(*signed(double, full))
+
+
+async def test_a_failed_payout_brings_the_money_back_to_the_platform_before_it_applies(
+    provider: StripeProvider, double: StripeDouble
+) -> None:
+    account = await payable_account(provider, double)
+    before = double.state.platform_balance["usd"]
+    transfer = await provider.create_transfer(
+        transfer_request(account.id, account.external_account.id)
+    )
+    payout = next(p for p in double.objects("payout") if p["metadata"]["transfer"] == transfer.id)
+    failed = provider.parse_webhook(
+        *signed(double, double.settle_payout(payout["id"], "failed", "no_account"))
+    )
+    with double.down(), pytest.raises(ProviderError):
+        await provider.current_event(failed)  # not applicable yet: Stripe will redeliver
+    current = await provider.current_event(failed)
+    assert current.data["status"] == "failed"
+    assert double.state.platform_balance["usd"] == before
+    reversed_transfer = next(t for t in double.objects("transfer") if t["id"] == transfer.id)
+    assert reversed_transfer["reversed"] is True
+    await provider.current_event(failed)  # a redelivery reverses nothing twice
+    assert (
+        len(
+            next(t for t in double.objects("transfer") if t["id"] == transfer.id)["reversals"][
+                "data"
+            ]
+        )
+        == 1
+    )
+    # Our own reversal's event changes nothing; an operator's reversal fails the payout.
+    ours = next(e for e in reversed(double.state.events) if e["type"] == "transfer.reversed")
+    with pytest.raises(WebhookIgnored):
+        provider.parse_webhook(*signed(double, ours))
+    operator = json.loads(json.dumps(ours))
+    operator["id"] = "evt_operator"
+    operator["data"]["object"]["reversals"]["data"][0]["metadata"] = {}
+    assert provider.parse_webhook(*signed(double, operator)).data["status"] == "failed"
