@@ -269,6 +269,8 @@ async def test_outages_look_like_stripe_being_down(client: Any, double: StripeDo
     with double.down("503"), pytest.raises(stripe.APIError) as caught:
         await client.v1.balance.retrieve_async()
     assert caught.value.http_status == 503
+    with double.down("429"), pytest.raises(stripe.RateLimitError):
+        await client.v1.balance.retrieve_async()
     with double.down(), pytest.raises(stripe.APIConnectionError):
         await client.v1.balance.retrieve_async()
     balance = await client.v1.balance.retrieve_async()  # back, with its objects

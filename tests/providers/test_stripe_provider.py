@@ -140,6 +140,9 @@ async def test_outages_and_5xx_are_provider_errors(
     assert not isinstance(stopped.value, ProviderInputError | ProviderAuthError)
     with double.down("503"), pytest.raises(ProviderError):
         await provider.find_transfer("payout_x")
+    with double.down("429"), pytest.raises(ProviderError) as limited:
+        await provider.find_transfer("payout_x")
+    assert not isinstance(limited.value, ProviderInputError | ProviderAuthError)
 
 
 async def test_a_payout_is_one_transfer_and_one_connected_payout(

@@ -140,6 +140,14 @@ class Endpoints:
                     "api_error",
                     "Stripe is temporarily unavailable (the double's simulated outage).",
                 )
+            if self.double.outage == "429":
+                raise StripeError(
+                    429,
+                    "invalid_request_error",
+                    "Request rate limit exceeded. Learn more about rate limits here "
+                    "https://stripe.com/docs/rate-limits.",
+                    code="rate_limit",
+                )
             self._authenticate(request)
             call = await self._parse(request, spec)
             return await self._run(request, call, handler, request_id)

@@ -56,7 +56,7 @@ class StripeDouble:
         self.webhook_url = webhook_url
         self.port = port or free_port()
         self.state = State(livemode=api_key.startswith(("sk_live_", "rk_live_")))
-        self.outage: str | None = None  # "503" answers 503; stop() closes the port
+        self.outage: str | None = None  # "503" / "429" answer so; stop() closes the port
         self.hold_events = False  # queue events without delivering (reordering tests)
         self.deliveries: list[tuple[str, int | str]] = []
         self._hooks: dict[str, list[Hook]] = {}
@@ -119,9 +119,10 @@ class StripeDouble:
 
     @contextlib.contextmanager
     def down(self, mode: str = "stopped") -> Iterator[None]:
-        """An outage: ``stopped`` (port closed) or ``503`` (Stripe answers 503)."""
-        if mode == "503":
-            self.outage = "503"
+        """An outage: ``stopped`` (port closed), ``503`` (Stripe answers 503) or ``429``
+        (rate limited)."""
+        if mode in ("503", "429"):
+            self.outage = mode
         else:
             self.stop()
         try:
