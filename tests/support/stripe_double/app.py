@@ -335,6 +335,12 @@ class Endpoints:
     def create_external_account(self, call: Call) -> dict[str, Any]:
         account_id = call.path["account"]
         before = self.state.account_view(account_id)
+        if before["controller"]["requirement_collection"] != "application":
+            raise StripeError.invalid(
+                "You can only create external accounts on connected accounts where "
+                "controller.requirement_collection is application.",
+                param="account",
+            )
         bank = self.state.add_external_account(
             account_id,
             call.params["external_account"],

@@ -120,7 +120,7 @@ def _company() -> Hash:
 def _bank_account_hash(*, object_required: bool) -> Hash:
     # The reference's bank account hash on creation; ``account_type`` exists only on update.
     return Hash(
-        required=("object", "country", "account_number") if object_required else (),
+        required=("object", "country", "currency", "account_number") if object_required else (),
         object=Enum("bank_account"),
         account_holder_name=Str(),
         account_holder_type=Enum("company", "individual"),
