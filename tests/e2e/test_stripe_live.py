@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,13 +19,10 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import Payout, ProviderEvent
-from services import api_keys, ledger
-from services.database import Database
 from tests.conftest import migrated_database
 from tests.support.accounts import COMPLETE_VERIFICATION, company_input, individual_input
 from tests.support.graphql import GraphQLClient
 from tests.support.live_client import PAYOUT_UPDATED, Subscriber, head_cursor, ws_session
-from tests.support.live_server import LiveServer, free_port, stop
 from tests.support.orgs import TestOrg
 from tests.support.payouts import (
     BALANCE,
@@ -40,15 +33,21 @@ from tests.support.payouts import (
     wait_for_payout,
     wait_for_status,
 )
-from tests.support.sensitive import remember_sensitive
-from tests.support.stripe_app import DOCS_HOST, start_stripe_server
-from tests.support.stripe_double import StripeDouble, sign
-from tests.support.tls_server import TlsServer, tls_server
+from tests.support.stripe_double import sign
+from tests.support.stripe_e2e import (
+    DOCUMENT_URL,
+    PDF,
+    StripeStack,
+    new_org,
+    stripe_account_of,
+    stripe_money_for,
+    stripe_stack,
+    wait_for_account,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
-PDF = b"%PDF-1.4\n% passport scan\n" + bytes(range(256)) * 16
-DOCUMENT_URL = f"https://{DOCS_HOST}/passport.pdf"
 ADD_BANK = """
 mutation($input: AddBankAccountInput!) {
   addBankAccount(input: $input) {
@@ -56,38 +55,6 @@ mutation($input: AddBankAccountInput!) {
     userErrors { code message field }
   }
 }"""
-ACCOUNT = "{ payoutAccount { id status transfersEnabled } }"
-
-
-@dataclass
-class Stack:
-    double: StripeDouble
-    server: LiveServer
-    db: Database
-    database_url: str
-    docs: TlsServer
-    ca_path: Path
-    log_path: Path
-
-    def restart(self) -> None:
-        stop(self.server.process)
-        self.server = self._start()
-
-    def kill(self) -> None:
-        with suppress(ProcessLookupError):
-            os.kill(self.server.process.pid, signal.SIGKILL)
-        self.server.process.wait(timeout=10)
-
-    def _start(self) -> LiveServer:
-        self._context = start_stripe_server(
-            self.database_url,
-            self.log_path,
-            port=self.server.port,
-            double=self.double,
-            docs_port=self.docs.port,
-            docs_ca=self.ca_path,
-        )
-        return self._context.__enter__()
 
 
 @pytest.fixture(scope="module")
@@ -99,115 +66,38 @@ def stripe_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 async def stack(
     stripe_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator[StripeStack]:
     directory = tmp_path_factory.mktemp("stripe-e2e")
-    port = free_port()
-    double = StripeDouble(
-        api_key="sk_live_double_e2e_0123456789",
-        webhook_secret="whsec_e2e_connect_endpoint",
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/stripe",
-    ).start()
-    db = Database(stripe_database)
-    async with tls_server(DOCS_HOST) as docs:
-        docs.routes["/passport.pdf"] = lambda: (200, [("content-type", "application/pdf")], [PDF])
-        ca_path = directory / "docs-ca.pem"
-        ca_path.write_bytes(docs.ca_pem)
-        log_path = directory / "server.log"
-        context = start_stripe_server(
-            stripe_database,
-            log_path,
-            port=port,
-            double=double,
-            docs_port=docs.port,
-            docs_ca=ca_path,
-        )
-        server = await asyncio.to_thread(context.__enter__)
-        stack = Stack(double, server, db, stripe_database, docs, ca_path, log_path)
-        try:
-            yield stack
-        finally:
-            stop(stack.server.process)
-            double.close()
-            await db.dispose()
+    async with stripe_stack(
+        stripe_database, directory, api_key="sk_live_double_e2e_0123456789"
+    ) as running:
+        yield running
 
 
-async def live_org(stack: Stack, funds: int = 0) -> TestOrg:
-    async with stack.db.transaction() as session:
-        created = await api_keys.create_organization(session, name=f"Live {uuid.uuid4().hex[:6]}")
-        if funds:
-            await ledger.credit(
-                session,
-                organization_id=created.organization.id,
-                livemode=True,
-                currency="usd",
-                amount=funds,
-                description=None,
-                available_in_seconds=0,
-            )
-    remember_sensitive(created.test_key, created.live_key)
-    return TestOrg(created.organization.id, "Live", created.test_key, created.live_key)
-
-
-async def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout}s")
-
-
-async def account_status(client: GraphQLClient) -> str | None:
-    account = (await client.data(ACCOUNT))["payoutAccount"]
-    return None if account is None else str(account["status"])
-
-
-async def open_account(stack: Stack, client: GraphQLClient, **input: Any) -> dict[str, Any]:
-    data = input or individual_input(document_url=DOCUMENT_URL)
-    result = (await client.data(COMPLETE_VERIFICATION, {"input": data}))["completeVerification"]
+async def open_account(client: GraphQLClient, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    input = data or individual_input(document_url=DOCUMENT_URL)
+    result = (await client.data(COMPLETE_VERIFICATION, {"input": input}))["completeVerification"]
     assert result["userErrors"] == [], result
     return dict(result)
 
 
-def stripe_account_of(stack: Stack, external_id: str) -> dict[str, Any]:
-    return next(
-        a
-        for a in stack.double.objects("account")
-        if any(b["id"] == external_id for b in a["external_accounts"]["data"])
-    )
-
-
-async def verified(stack: Stack, org: TestOrg) -> tuple[GraphQLClient, dict[str, Any]]:
+async def verified(stack: StripeStack, org: TestOrg) -> tuple[GraphQLClient, dict[str, Any]]:
+    """A live client whose organization's Stripe account was verified by Stripe."""
     client = GraphQLClient(stack.server.graphql_url, org.live_key)
-    opened = await open_account(stack, client)
+    opened = await open_account(client)
     bank = opened["payoutAccount"]["defaultBankAccount"]
-    account = stripe_account_of(stack, bank["providerExternalAccountId"])
+    account = stripe_account_of(stack.double, bank["providerExternalAccountId"])
     stack.double.review_account(account["id"], "verified")
-    await wait_until(lambda: _is(client, "VERIFIED"), what="VERIFIED after account.updated")
+    await wait_for_account(client, "VERIFIED")
     return client, account
 
 
-async def _is(client: GraphQLClient, status: str) -> bool:
-    return await account_status(client) == status
-
-
-def stripe_payouts_for(stack: Stack, payout_id: str) -> tuple[list[Any], list[Any]]:
-    transfers = [
-        t for t in stack.double.objects("transfer") if t["metadata"].get("payout_id") == payout_id
-    ]
-    payouts = [
-        p for p in stack.double.objects("payout") if p["metadata"].get("payout_id") == payout_id
-    ]
-    return transfers, payouts
-
-
 async def test_verification_reaches_verified_restricted_or_disabled_from_account_updated(
-    stack: Stack,
+    stack: StripeStack,
 ) -> None:
-    org = await live_org(stack)
+    org = await new_org(stack.db)
     async with GraphQLClient(stack.server.graphql_url, org.live_key) as client:
-        opened = await open_account(stack, client)
+        opened = await open_account(client)
         account = opened["payoutAccount"]
         assert opened["outcome"] == "CREATED"
         assert account["status"] == "PENDING_VERIFICATION"
@@ -215,33 +105,34 @@ async def test_verification_reaches_verified_restricted_or_disabled_from_account
         bank = account["defaultBankAccount"]
         assert bank["bankName"] == "STRIPE TEST BANK"
         assert bank["providerExternalAccountId"].startswith("ba_")
-        stripe_account = stripe_account_of(stack, bank["providerExternalAccountId"])
+        stripe_account = stripe_account_of(stack.double, bank["providerExternalAccountId"])
         front = stripe_account["individual"]["verification"]["document"]["front"]
         assert stack.double.file_bytes(front) == PDF  # the bytes reached Stripe unchanged
         assert stripe_account["tos_acceptance"]["ip"] == "127.0.0.1"
+        assert stripe_account["tos_acceptance"]["date"] <= int(time.time())
         stack.double.review_account(stripe_account["id"], "verified")
-        await wait_until(lambda: _is(client, "VERIFIED"), what="VERIFIED")
+        await wait_for_account(client, "VERIFIED")
         stack.double.review_account(stripe_account["id"], "requirements_due")
-        await wait_until(lambda: _is(client, "RESTRICTED"), what="RESTRICTED")
+        await wait_for_account(client, "RESTRICTED")
         stack.double.review_account(stripe_account["id"], "rejected.fraud")
-        await wait_until(lambda: _is(client, "DISABLED"), what="DISABLED")
+        await wait_for_account(client, "DISABLED")
 
 
-async def test_a_company_account_sends_its_representative(stack: Stack) -> None:
-    org = await live_org(stack)
+async def test_a_company_account_sends_its_representative(stack: StripeStack) -> None:
+    org = await new_org(stack.db)
     async with GraphQLClient(stack.server.graphql_url, org.live_key) as client:
-        opened = await open_account(stack, client, **company_input(document_url=DOCUMENT_URL))
+        opened = await open_account(client, company_input(document_url=DOCUMENT_URL))
         bank = opened["payoutAccount"]["defaultBankAccount"]
-        stripe_account = stripe_account_of(stack, bank["providerExternalAccountId"])
+        stripe_account = stripe_account_of(stack.double, bank["providerExternalAccountId"])
         people = [p for p in stack.double.objects("person") if p["account"] == stripe_account["id"]]
         assert [p["relationship"]["representative"] for p in people] == [True]
         assert stack.double.file_bytes(people[0]["verification"]["document"]["front"]) == PDF
 
 
 async def test_add_bank_account_creates_an_external_account_and_moves_the_default(
-    stack: Stack,
+    stack: StripeStack,
 ) -> None:
-    org = await live_org(stack)
+    org = await new_org(stack.db)
     client, stripe_account = await verified(stack, org)
     async with client:
         data = await client.data(
@@ -273,19 +164,23 @@ async def test_add_bank_account_creates_an_external_account_and_moves_the_defaul
                 "input": {
                     "accountNumber": "000222222227",
                     "accountHolderName": "Ada Lovelace",
-                    "routingNumber": "12",
+                    "routingNumber": "123456789",
+                    "setDefault": False,
                 }
             },
         )
+        # Nine digits pass our checks; Stripe refuses the check digit: the merchant sees which
+        # field, and nothing was stored.
         errors = refused["addBankAccount"]["userErrors"]
-        assert errors and errors[0]["code"] == "VALIDATION_ERROR"
-        assert errors[0]["field"][-1] == "routingNumber"
+        assert [(e["code"], e["field"][-1]) for e in errors] == [
+            ("VALIDATION_ERROR", "routingNumber")
+        ]
 
 
 async def test_a_payout_is_paid_through_stripe_and_a_bank_return_gives_the_money_back(
-    stack: Stack,
+    stack: StripeStack,
 ) -> None:
-    org = await live_org(stack, funds=50_000)
+    org = await new_org(stack.db, funds=50_000)
     client, _ = await verified(stack, org)
     async with client, ws_session(stack.server.ws_url, org.live_key) as session:
         subscriber = Subscriber(
@@ -298,7 +193,7 @@ async def test_a_payout_is_paid_through_stripe_and_a_bank_return_gives_the_money
             accepted = await wait_for_payout(
                 client, payout_id, lambda p: p["providerTransferId"] is not None
             )
-            transfers, payouts = stripe_payouts_for(stack, payout_id)
+            transfers, payouts = stripe_money_for(stack.double, payout_id)
             assert [t["id"] for t in transfers] == [accepted["providerTransferId"]]
             assert len(payouts) == 1
             assert transfers[0]["amount"] == 20_000
@@ -322,12 +217,15 @@ async def test_a_payout_is_paid_through_stripe_and_a_bank_return_gives_the_money
     assert [e["payout"]["status"] for e in events] == ["PENDING", "IN_TRANSIT", "PAID", "FAILED"]
     types = [t for _, t, _ in await ledger_entries(stack.db, org.id)]
     assert types[-3:] == ["payout", "payout_paid", "payout_reversed"]
+    # The returned money went back from the connected account to the platform.
+    transfer = next(t for t in stack.double.objects("transfer") if t["id"] == transfers[0]["id"])
+    assert transfer["reversed"] is True
 
 
 async def test_stripe_down_keeps_the_payout_pending_then_the_reconciler_submits_it_once(
-    stack: Stack,
+    stack: StripeStack,
 ) -> None:
-    org = await live_org(stack, funds=10_000)
+    org = await new_org(stack.db, funds=10_000)
     client, _ = await verified(stack, org)
     async with client:
         with stack.double.down():
@@ -338,21 +236,24 @@ async def test_stripe_down_keeps_the_payout_pending_then_the_reconciler_submits_
             await asyncio.sleep(1.0)  # several reconciler passes against a closed port
             balance = (await client.data(BALANCE))["balance"]
             assert (balance["available"], balance["inTransit"]) == (5_000, 5_000)
+            assert (await client.data(BALANCE))["balance"]["inTransit"] == 5_000
         accepted = await wait_for_payout(
             client, payout["id"], lambda p: p["providerTransferId"] is not None
         )
         assert accepted["status"] == "PENDING"
-        transfers, payouts = stripe_payouts_for(stack, payout["id"])
+        transfers, payouts = stripe_money_for(stack.double, payout["id"])
         assert (len(transfers), len(payouts)) == (1, 1)
 
 
-async def test_killed_after_stripe_accepted_the_transfer_no_second_transfer(stack: Stack) -> None:
-    org = await live_org(stack, funds=10_000)
+async def test_killed_after_stripe_accepted_the_transfer_no_second_transfer(
+    stack: StripeStack,
+) -> None:
+    org = await new_org(stack.db, funds=10_000)
     client, _ = await verified(stack, org)
     killed: list[str] = []
 
     def kill_server(transfer: dict[str, Any]) -> None:
-        if transfer["metadata"].get("payout_id") and not killed:
+        if not killed:
             killed.append(transfer["id"])
             stack.kill()
 
@@ -362,32 +263,34 @@ async def test_killed_after_stripe_accepted_the_transfer_no_second_transfer(stac
             with suppress(httpx.HTTPError):
                 await client.raw(REQUEST, {"input": {"amount": 4_000}})
     finally:
-        stack.double._hooks["transfer"].remove(kill_server)
+        stack.double.remove_hooks("transfer")
     assert killed
-    await asyncio.to_thread(stack.restart)
-    async with GraphQLClient(stack.server.graphql_url, org.live_key) as client:
-        payout_id = await wait_until(lambda: _payout_of(stack, org.id), what="the payout row")
+    await stack.restart()
+
+    async def payout_row() -> str | None:
+        async with stack.db.read() as session:
+            found = await session.execute(
+                sa.select(col(Payout.id)).where(col(Payout.organization_id) == org.id)
+            )
+            row = found.first()
+        return None if row is None else str(row[0])
+
+    payout_id = await wait_until(payout_row, what="the payout row")
+    async with GraphQLClient(stack.server.graphql_url, org.live_key) as again:
         accepted = await wait_for_payout(
-            client, payout_id, lambda p: p["providerTransferId"] is not None
+            again, payout_id, lambda p: p["providerTransferId"] is not None
         )
-        assert accepted["providerTransferId"] == killed[0]
-    transfers, payouts = stripe_payouts_for(stack, payout_id)
+    assert accepted["providerTransferId"] == killed[0]
+    transfers, payouts = stripe_money_for(stack.double, payout_id)
     assert [t["id"] for t in transfers] == killed
     assert len(payouts) == 1
     report = verify_ledger(stack.database_url)
     assert report.returncode == 0, report.stdout + report.stderr
 
 
-async def _payout_of(stack: Stack, org_id: str) -> str | None:
-    async with stack.db.read() as session:
-        found = await session.execute(
-            sa.select(col(Payout.id)).where(col(Payout.organization_id) == org_id)
-        )
-        row = found.first()
-    return None if row is None else str(row[0])
-
-
-async def test_bad_or_stale_signatures_are_refused_and_nothing_is_stored(stack: Stack) -> None:
+async def test_bad_or_stale_signatures_are_refused_and_nothing_is_stored(
+    stack: StripeStack,
+) -> None:
     event = {
         "id": f"evt_{uuid.uuid4().hex}",
         "object": "event",
@@ -410,22 +313,30 @@ async def test_bad_or_stale_signatures_are_refused_and_nothing_is_stored(stack: 
             assert response.status_code == 400, name
         missing = await http.post(url, content=body)
         assert missing.status_code == 400
+        accepted = await http.post(
+            url,
+            content=body,
+            headers={"Stripe-Signature": sign(body, stack.double.webhook_secret, int(time.time()))},
+        )
+        assert accepted.status_code == 200  # the same body, rightly signed
     async with stack.db.read() as session:
         stored = await session.execute(
-            sa.select(col(ProviderEvent.id)).where(col(ProviderEvent.event_id) == event["id"])
+            sa.select(sa.func.count())
+            .select_from(ProviderEvent)
+            .where(col(ProviderEvent.event_id) == event["id"])
         )
-        assert stored.first() is None
+        assert stored.scalar_one() == 1
 
 
 async def test_duplicate_and_reordered_events_apply_once_and_never_backwards(
-    stack: Stack,
+    stack: StripeStack,
 ) -> None:
-    org = await live_org(stack, funds=10_000)
+    org = await new_org(stack.db, funds=10_000)
     client, _ = await verified(stack, org)
     async with client:
         payout_id = (await request_payout(client, 3_000))["payout"]["id"]
         await wait_for_payout(client, payout_id, lambda p: p["providerTransferId"] is not None)
-        _, payouts = stripe_payouts_for(stack, payout_id)
+        _, payouts = stripe_money_for(stack.double, payout_id)
         stack.double.hold_events = True
         try:
             in_transit = stack.double.settle_payout(payouts[0]["id"], "in_transit")
@@ -448,13 +359,13 @@ async def test_duplicate_and_reordered_events_apply_once_and_never_backwards(
         assert stored.scalar_one() == 2
 
 
-async def test_test_mode_still_uses_the_sandbox(stack: Stack) -> None:
-    org = await live_org(stack)
+async def test_test_mode_still_uses_the_sandbox(stack: StripeStack) -> None:
+    org = await new_org(stack.db)
     before = len(stack.double.requests())
     async with GraphQLClient(stack.server.graphql_url, org.test_key) as client:
         result = (await client.data(COMPLETE_VERIFICATION, {"input": individual_input()}))[
             "completeVerification"
         ]
         assert result["userErrors"] == []
-        await wait_until(lambda: _is(client, "VERIFIED"), what="sandbox VERIFIED")
+        await wait_for_account(client, "VERIFIED")
     assert len(stack.double.requests()) == before

@@ -197,6 +197,18 @@ async def test_external_accounts_default_for_currency_and_lists(
             {"external_account": {**BANK, "account_number": "000999", "routing_number": "12"}},
         )
     assert routing.value.param == "external_account[routing_number]"
+    with pytest.raises(stripe.InvalidRequestError) as checksum:
+        await client.v1.accounts.external_accounts.create_async(
+            account.id,
+            {
+                "external_account": {
+                    **BANK,
+                    "account_number": "000999",
+                    "routing_number": "123456789",
+                }
+            },
+        )
+    assert checksum.value.code == "routing_number_invalid"
 
 
 async def test_transfers_payouts_and_balances(client: Any, double: StripeDouble) -> None:

@@ -68,6 +68,7 @@ def start_stripe_server(
     double: StripeDouble,
     docs_port: int,
     docs_ca: Path,
+    test_provider: bool = False,
     **overrides: str,
 ) -> Iterator[LiveServer]:
     SERVER_LOGS.append(log_path)
@@ -76,7 +77,7 @@ def start_stripe_server(
         port,
         STRIPE_E2E_DOCS_PORT=str(docs_port),
         STRIPE_E2E_DOCS_CA=str(docs_ca),
-        **{**stripe_env(double), **overrides},
+        **{**stripe_env(double, test_provider=test_provider), **overrides},
     )
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -138,6 +138,9 @@ class StripeDouble:
         """Run ``hook(object)`` after an object of this type is stored, before the answer."""
         self._hooks.setdefault(object_type, []).append(hook)
 
+    def remove_hooks(self, object_type: str) -> None:
+        self._hooks.pop(object_type, None)
+
     def lose_next_answer(self, object_type: str, times: int = 1) -> None:
         """Store the next created object of this type, then answer 500 (a lost response)."""
         self._lose_answers[object_type] = times

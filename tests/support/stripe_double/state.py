@@ -384,6 +384,12 @@ class State:
                 param="external_account[routing_number]",
                 code="routing_number_invalid",
             )
+        if country == "US" and not _aba_checksum_ok(str(routing)):
+            raise StripeError.invalid(
+                f"Invalid routing number ({routing}): the check digit does not match.",
+                param="external_account[routing_number]",
+                code="routing_number_invalid",
+            )
         if not number.isdigit() or not 4 <= len(number) <= 17:
             raise StripeError.invalid(
                 "You must use a test bank account number in test mode. Try 000123456789 or "
@@ -666,6 +672,11 @@ class State:
             "pending": [{"amount": 0, "currency": c, "source_types": {"card": 0}} for c in amounts]
             or [{"amount": 0, "currency": "usd", "source_types": {"card": 0}}],
         }
+
+
+def _aba_checksum_ok(routing: str) -> bool:
+    weights = (3, 7, 1) * 3
+    return sum(int(d) * w for d, w in zip(routing, weights, strict=True)) % 10 == 0
 
 
 def _check_controller(controller: dict[str, Any], params: dict[str, Any]) -> None:
