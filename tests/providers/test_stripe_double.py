@@ -3,8 +3,10 @@ as the API reference documents it, or it cannot catch the adapter's mistakes."""
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -309,3 +311,36 @@ async def test_account_changes_emit_connect_events(client: Any, double: StripeDo
     assert "capabilities" in events[-1]["data"]["previous_attributes"]
     fetched = await client.v1.events.retrieve_async(events[-1]["id"])
     assert fetched.type == "account.updated"
+
+
+async def test_events_reach_the_webhook_url_signed_and_retried_until_accepted() -> None:
+    received: list[tuple[bytes, str]] = []
+    answers = iter([500, 200, 200])
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers["Stripe-Signature"]))
+            self.send_response(next(answers))
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/stripe"
+    try:
+        with StripeDouble(webhook_url=url) as double:
+            client = sdk_client(double)
+            account = await client.v1.accounts.create_async(individual_account_params())
+            await client.v1.accounts.update_async(account.id, {"metadata": {"a": "b"}})
+            double.wait_delivered()
+    finally:
+        server.shutdown()
+    assert len(received) == 2  # a 500 is retried; the 200 ends it
+    body, header = received[-1]
+    event = stripe.Webhook.construct_event(body, header, double.webhook_secret, tolerance=300)
+    assert (event.type, event.account) == ("account.updated", account.id)
+    assert event.data.object.id == account.id
