@@ -121,7 +121,7 @@ async def test_verification_reaches_verified_restricted_or_disabled_from_account
 async def test_a_company_account_sends_its_representative(stack: StripeStack) -> None:
     org = await new_org(stack.db)
     async with GraphQLClient(stack.server.graphql_url, org.live_key) as client:
-        opened = await open_account(client, company_input(document_url=DOCUMENT_URL))
+        opened = await open_account(client, company_input(documentUrl=DOCUMENT_URL))
         bank = opened["payoutAccount"]["defaultBankAccount"]
         stripe_account = stripe_account_of(stack.double, bank["providerExternalAccountId"])
         people = [p for p in stack.double.objects("person") if p["account"] == stripe_account["id"]]
@@ -214,9 +214,15 @@ async def test_a_payout_is_paid_through_stripe_and_a_bank_return_gives_the_money
             events = await subscriber.wait_for(4)
         finally:
             await subscriber.close()
-    assert [e["payout"]["status"] for e in events] == ["PENDING", "IN_TRANSIT", "PAID", "FAILED"]
+    assert [e["type"] for e in events] == [
+        "payout.created",
+        "payout.in_transit",
+        "payout.paid",
+        "payout.failed",
+    ]
+    assert events[-1]["payout"]["status"] == "FAILED"
     types = [t for _, t, _ in await ledger_entries(stack.db, org.id)]
-    assert types[-3:] == ["payout", "payout_paid", "payout_reversed"]
+    assert types[-3:] == ["PAYOUT", "PAYOUT_PAID", "PAYOUT_REVERSED"]
     # The returned money went back from the connected account to the platform.
     transfer = next(t for t in stack.double.objects("transfer") if t["id"] == transfers[0]["id"])
     assert transfer["reversed"] is True
