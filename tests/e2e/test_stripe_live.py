@@ -26,6 +26,7 @@ from tests.support.live_client import PAYOUT_UPDATED, Subscriber, head_cursor, w
 from tests.support.orgs import TestOrg
 from tests.support.payouts import (
     BALANCE,
+    CANCEL,
     REQUEST,
     ledger_entries,
     request_payout,
@@ -375,3 +376,31 @@ async def test_test_mode_still_uses_the_sandbox(stack: StripeStack) -> None:
         assert result["userErrors"] == []
         await wait_for_account(client, "VERIFIED")
     assert len(stack.double.requests()) == before
+
+
+async def test_cancel_while_stripe_still_allows_it_returns_the_money_everywhere(
+    stack: StripeStack,
+) -> None:
+    org = await new_org(stack.db, funds=10_000)
+    client, _ = await verified(stack, org)
+    async with client:
+        payout_id = (await request_payout(client, 6_000))["payout"]["id"]
+        accepted = await wait_for_payout(
+            client, payout_id, lambda p: p["providerTransferId"] is not None
+        )
+        platform_before = stack.double.state.platform_balance["usd"]
+        result = (await client.data(CANCEL, {"input": {"payoutId": payout_id}}))["cancelPayout"]
+        assert result["userErrors"] == []
+        assert result["payout"]["status"] == "CANCELED"
+        balance = (await client.data(BALANCE))["balance"]
+        assert (balance["available"], balance["inTransit"]) == (10_000, 0)
+        _, payouts = stripe_money_for(stack.double, payout_id)
+        assert payouts[0]["status"] == "canceled"
+        transfer = next(
+            t for t in stack.double.objects("transfer") if t["id"] == accepted["providerTransferId"]
+        )
+        assert transfer["reversed"] is True
+        assert stack.double.state.platform_balance["usd"] == platform_before + 6_000
+        stack.double.wait_delivered()  # payout.canceled and transfer.reversed change nothing
+        final = await wait_for_status(client, payout_id, "CANCELED")
+        assert [s["status"] for s in final["statusHistory"]] == ["PENDING", "CANCELED"]
