@@ -28,6 +28,10 @@ class ProviderInputError(ProviderError):
         self.field = field
 
 
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached, rate limited us or failed (5xx): retry later."""
+
+
 class ProviderAuthError(ProviderError):
     """The provider refused our credentials: an operator must fix the configuration. Still a
     ProviderError: whether a request went through stays unknown, so nothing may be refunded."""

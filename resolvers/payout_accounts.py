@@ -197,6 +197,11 @@ def _fetcher(info: Info) -> DocumentFetcher:
     return fetcher if isinstance(fetcher, DocumentFetcher) else _DEFAULT_FETCHER
 
 
+def _client_ip(info: Info) -> str | None:
+    client = getattr(info.context.request, "client", None)
+    return None if client is None else str(client.host)
+
+
 def _request(input: Any) -> dict[str, Any]:
     data: dict[str, Any] = dump(input)
     data.pop("idempotency_key", None)
@@ -221,6 +226,7 @@ class PayoutAccountMutation:
                     services["settings"].secret_key,
                     viewer,
                     _request(input),
+                    client_ip=_client_ip(info),
                 )
             )
 

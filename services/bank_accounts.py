@@ -22,6 +22,7 @@ from services.database import Database
 from services.errors import DomainError
 from services.kyc_validation import NewBankAccount, validate_new_bank_account
 from services.payout_accounts import provider_for, require_account
+from services.provider_failures import provider_failure
 from services.sensitive import bank_account_fingerprint
 
 
@@ -72,11 +73,10 @@ async def prepare_add(
             account.provider_account_id,
             details,
             idempotency_key=f"bank-account:{account.provider_account_id}:{fingerprint}",
+            default=request.set_default,
         )
-    except ProviderError:
-        raise DomainError(
-            "PROVIDER_ERROR", "the payout provider refused the request", None
-        ) from None
+    except ProviderError as exc:
+        raise provider_failure(exc, under=("bank",)) from None
     return PreparedBankAccount(request, account.id, fingerprint, external)
 
 

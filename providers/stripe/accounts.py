@@ -266,8 +266,6 @@ def _account_field(param: str) -> tuple[str, ...] | None:
         return ("email",)
     if top == "business_profile":
         return ("business_url",)
-    if top == "country":
-        return ("individual", "address", "country")
     if top in ("individual", "company"):
         return _holder_field((top,), path[1:])
     if top == "external_account":

@@ -9,7 +9,12 @@ from typing import TypeVar
 
 import stripe
 
-from providers.base import ProviderAuthError, ProviderError, ProviderInputError
+from providers.base import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderInputError,
+    ProviderUnavailable,
+)
 from providers.stripe.config import STRIPE_API_BASE, STRIPE_FILES_BASE, StripeConfig
 
 log = logging.getLogger(__name__)
@@ -73,4 +78,8 @@ def translate(
             exc.code,
             request_id,
         )
-    return ProviderError(f"Stripe {operation} failed: {type(exc).__name__}")
+    unavailable = isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or (
+        exc.http_status is not None and (exc.http_status == 429 or exc.http_status >= 500)
+    )
+    kind = ProviderUnavailable if unavailable else ProviderError
+    return kind(f"Stripe {operation} failed: {type(exc).__name__}")

@@ -26,6 +26,7 @@ from tests.support.live_client import PAYOUT_UPDATED, Subscriber, head_cursor, w
 from tests.support.orgs import TestOrg
 from tests.support.payouts import (
     BALANCE,
+    CANCEL,
     REQUEST,
     ledger_entries,
     request_payout,
@@ -121,7 +122,7 @@ async def test_verification_reaches_verified_restricted_or_disabled_from_account
 async def test_a_company_account_sends_its_representative(stack: StripeStack) -> None:
     org = await new_org(stack.db)
     async with GraphQLClient(stack.server.graphql_url, org.live_key) as client:
-        opened = await open_account(client, company_input(document_url=DOCUMENT_URL))
+        opened = await open_account(client, company_input(documentUrl=DOCUMENT_URL))
         bank = opened["payoutAccount"]["defaultBankAccount"]
         stripe_account = stripe_account_of(stack.double, bank["providerExternalAccountId"])
         people = [p for p in stack.double.objects("person") if p["account"] == stripe_account["id"]]
@@ -214,9 +215,15 @@ async def test_a_payout_is_paid_through_stripe_and_a_bank_return_gives_the_money
             events = await subscriber.wait_for(4)
         finally:
             await subscriber.close()
-    assert [e["payout"]["status"] for e in events] == ["PENDING", "IN_TRANSIT", "PAID", "FAILED"]
+    assert [e["type"] for e in events] == [
+        "payout.created",
+        "payout.in_transit",
+        "payout.paid",
+        "payout.failed",
+    ]
+    assert events[-1]["payout"]["status"] == "FAILED"
     types = [t for _, t, _ in await ledger_entries(stack.db, org.id)]
-    assert types[-3:] == ["payout", "payout_paid", "payout_reversed"]
+    assert types[-3:] == ["PAYOUT", "PAYOUT_PAID", "PAYOUT_REVERSED"]
     # The returned money went back from the connected account to the platform.
     transfer = next(t for t in stack.double.objects("transfer") if t["id"] == transfers[0]["id"])
     assert transfer["reversed"] is True
@@ -369,3 +376,31 @@ async def test_test_mode_still_uses_the_sandbox(stack: StripeStack) -> None:
         assert result["userErrors"] == []
         await wait_for_account(client, "VERIFIED")
     assert len(stack.double.requests()) == before
+
+
+async def test_cancel_while_stripe_still_allows_it_returns_the_money_everywhere(
+    stack: StripeStack,
+) -> None:
+    org = await new_org(stack.db, funds=10_000)
+    client, _ = await verified(stack, org)
+    async with client:
+        payout_id = (await request_payout(client, 6_000))["payout"]["id"]
+        accepted = await wait_for_payout(
+            client, payout_id, lambda p: p["providerTransferId"] is not None
+        )
+        platform_before = stack.double.state.platform_balance["usd"]
+        result = (await client.data(CANCEL, {"input": {"payoutId": payout_id}}))["cancelPayout"]
+        assert result["userErrors"] == []
+        assert result["payout"]["status"] == "CANCELED"
+        balance = (await client.data(BALANCE))["balance"]
+        assert (balance["available"], balance["inTransit"]) == (10_000, 0)
+        _, payouts = stripe_money_for(stack.double, payout_id)
+        assert payouts[0]["status"] == "canceled"
+        transfer = next(
+            t for t in stack.double.objects("transfer") if t["id"] == accepted["providerTransferId"]
+        )
+        assert transfer["reversed"] is True
+        assert stack.double.state.platform_balance["usd"] == platform_before + 6_000
+        stack.double.wait_delivered()  # payout.canceled and transfer.reversed change nothing
+        final = await wait_for_status(client, payout_id, "CANCELED")
+        assert [s["status"] for s in final["statusHistory"]] == ["PENDING", "CANCELED"]
