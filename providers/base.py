@@ -50,7 +50,7 @@ class WebhookIgnored(Exception):
 
 
 class TransactionFactory(Protocol):
-    """What a provider that keeps state in our database needs (``services.database.Database``)."""
+    """What a provider that keeps state in our database needs (``services.infra.database.Database``)."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 

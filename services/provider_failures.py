@@ -6,7 +6,7 @@ PROVIDER_ERROR. Nothing was stored in any of these cases."""
 from __future__ import annotations
 
 from providers.base import ProviderAuthError, ProviderError, ProviderInputError, ProviderUnavailable
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 
 # Neutral request names whose GraphQL input name is not their camelCase form.
 _RENAMED = {"holder_name": "accountHolderName", "ssn_last4": "ssnLast4"}
@@ -18,23 +18,23 @@ def provider_failure(exc: ProviderError, *, under: tuple[str, ...] = ()) -> Doma
     if isinstance(exc, ProviderInputError):
         field = exc.field[len(under) :] if exc.field[: len(under)] == under else exc.field
         return DomainError(
-            "VALIDATION_ERROR",
+            ErrorCode.VALIDATION_ERROR,
             f"the payout provider refused this value: {exc}",
             ["input", *(_graphql_name(part) for part in field)],
         )
     if isinstance(exc, ProviderAuthError):
         return DomainError(
-            "PROVIDER_NOT_CONFIGURED",
+            ErrorCode.PROVIDER_NOT_CONFIGURED,
             "the payout provider is not configured correctly (the operator has been alerted)",
             None,
         )
     if isinstance(exc, ProviderUnavailable):
         return DomainError(
-            "PROVIDER_UNAVAILABLE",
+            ErrorCode.PROVIDER_UNAVAILABLE,
             "the payout provider is unavailable right now; nothing was changed, try again",
             None,
         )
-    return DomainError("PROVIDER_ERROR", "the payout provider refused the request", None)
+    return DomainError(ErrorCode.PROVIDER_ERROR, "the payout provider refused the request", None)
 
 
 def _graphql_name(part: str) -> str:

@@ -25,7 +25,7 @@ from providers.base import (
     WebhookVerificationError,
 )
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services.database import Database
+from services.infra.database import Database
 from tests.support.stripe_double import StripeDouble, sign
 from tests.support.stripe_fixtures import stripe_provider
 from tests.support.webhooks import sandbox_event, signed

@@ -16,7 +16,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from api.app import create_app
-from services.documents import DocumentFetcher
+from services.payout_accounts.documents import DocumentFetcher
 from tests.support.live_server import ROOT, LiveServer, server_env, stop, wait_until_ready
 from tests.support.sensitive import SERVER_LOGS
 from tests.support.stripe_double import StripeDouble
@@ -37,7 +37,7 @@ FAST_RECOVERY = {
 def create_stripe_test_app() -> Starlette:
     app = create_app()
     context = ssl.create_default_context(cafile=os.environ["STRIPE_E2E_DOCS_CA"])
-    app.state.payouts.services["document_fetcher"] = DocumentFetcher(
+    app.state.payouts.services.document_fetcher = DocumentFetcher(
         resolver=static_resolver({DOCS_HOST: [DOCS_PUBLIC_IP]}),  # type: ignore[arg-type]
         connector=RedirectingConnector(int(os.environ["STRIPE_E2E_DOCS_PORT"])),
         ssl_context=context,

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer, free_port, stop
 from tests.support.orgs import TestOrg
