@@ -261,6 +261,7 @@ TEXTS: dict[str, str] = {
     "UserErrorCode.CURRENCY_MISMATCH": "The plan's currencies differ from the group's.",
     "UserErrorCode.INVALID_PLAN_ORDER": "The order must name every plan of the group once.",
     "UserErrorCode.TEST_MODE_ONLY": "Only a test key may call this.",
+    "UserErrorCode.PROVIDER_UNAVAILABLE": "The payout provider cannot be reached now; retry later.",
 }
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
