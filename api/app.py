@@ -30,14 +30,16 @@ from api.providers import build_registry, start_providers
 from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
+from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
 from services.database import Database
+from services.webhook_endpoints.setup import WebhookEndpoints
 
 log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs]
+STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_webhook_deliverer]
 
 
 class AppState:
@@ -47,6 +49,9 @@ class AppState:
         self.providers = build_registry(settings, db)
         self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
         self.services["payout_policy"] = payout_policy(settings)
+        self.services["webhook_endpoints"] = WebhookEndpoints.build(
+            settings.webhook_policy(), settings.secret_key
+        )
         self.head_revision = head_revision()
 
 

@@ -1,0 +1,320 @@
+"""The deliverer every server process runs: fan out the event log, claim due deliveries, send
+them, record each attempt, schedule retries, disable endpoints that keep failing.
+
+Claims are leases: a claiming transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; the single
+writer on SQLite) gives each delivery a fresh ``lease_token`` and moves ``next_attempt_at`` past
+the attempt's timeout, so no other process sends it meanwhile, and a process that dies
+mid-attempt only delays it by the lease. The attempt is recorded only under the same token.
+Concurrency is bounded overall and per endpoint (per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import utcnow
+from models.webhook_endpoint import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+)
+from services.database import Database
+from services.webhook_endpoints import dispatch
+from services.webhook_endpoints.policy import WebhookPolicy
+from services.webhook_endpoints.secrets import SecretBox
+from services.webhook_endpoints.service import signing_secrets
+from services.webhook_endpoints.signing import delivery_headers
+from services.webhook_endpoints.transport import AttemptOutcome, WebhookTransport
+
+log = logging.getLogger(__name__)
+
+SUCCEEDED = "succeeded"
+RETRYING = "retrying"
+FAILED = "failed"
+
+
+class DeliveryObserver(Protocol):
+    def attempt_finished(self, outcome: str, seconds: float) -> None: ...
+
+    def queue_age(self, seconds: float) -> None: ...
+
+
+class NullObserver:
+    def attempt_finished(self, outcome: str, seconds: float) -> None:
+        return None
+
+    def queue_age(self, seconds: float) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    delivery_id: str
+    endpoint_id: str
+    lease_token: str
+    url: str
+    body: str
+    event_id: str
+    event_type: str
+    event_timestamp: str
+    secrets: tuple[str, ...]
+
+
+class Deliverer:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        transport: WebhookTransport,
+        policy: WebhookPolicy,
+        observer: DeliveryObserver | None = None,
+    ) -> None:
+        self._db = db
+        self._box = box
+        self._transport = transport
+        self._policy = policy
+        self._observer = observer or NullObserver()
+        self._in_flight: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._is_postgres = not db.is_sqlite
+
+    async def run(self) -> None:
+        """Until cancelled. Each pass fans out, then claims as many deliveries as slots allow."""
+        last_age = 0.0
+        try:
+            while True:
+                busy = False
+                try:
+                    if await dispatch.has_backlog(self._db):
+                        busy = await dispatch.fan_out_pass(self._db) > 0
+                    busy = await self._claim_and_start() > 0 or busy
+                    if time.monotonic() - last_age > 5.0:
+                        last_age = time.monotonic()
+                        self._observer.queue_age(await self.queue_age())
+                except Exception:
+                    log.exception("webhook deliverer pass failed; retrying")
+                if not busy:
+                    self._slot_freed.clear()
+                    try:
+                        async with asyncio.timeout(self._policy.poll_interval_seconds):
+                            await self._slot_freed.wait()
+                    except TimeoutError:
+                        pass
+        finally:
+            await self.drain()
+
+    async def drain(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def run_once(self) -> int:
+        """One fan-out and one round of attempts, awaited (the CLI and tests use this)."""
+        await dispatch.fan_out_pass(self._db)
+        started = await self._claim_and_start()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        return started
+
+    async def queue_age(self) -> float:
+        """Seconds the oldest due delivery has waited (0 when none is due)."""
+        now = utcnow()
+        async with self._db.read() as session:
+            oldest = (
+                await session.execute(
+                    sa.select(sa.func.min(WebhookDelivery.next_attempt_at)).where(
+                        col(WebhookDelivery.status) == WebhookDeliveryStatus.PENDING.value,
+                        col(WebhookDelivery.next_attempt_at) <= now,
+                    )
+                )
+            ).scalar_one_or_none()
+        return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
+
+    async def _claim_and_start(self) -> int:
+        free = self._policy.concurrency - sum(self._in_flight.values())
+        if free <= 0 or not await self._anything_due():
+            return 0
+        claims = await self._claim(free)
+        for claim in claims:
+            self._in_flight[claim.endpoint_id] += 1
+            task = asyncio.create_task(self._attempt(claim), name="webhook-attempt")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claims)
+
+    async def _anything_due(self) -> bool:
+        async with self._db.read() as session:
+            found = await session.execute(
+                sa.select(col(WebhookDelivery.id))
+                .where(
+                    col(WebhookDelivery.status) == WebhookDeliveryStatus.PENDING.value,
+                    col(WebhookDelivery.next_attempt_at) <= utcnow(),
+                )
+                .limit(1)
+            )
+            return found.first() is not None
+
+    async def _claim(self, free: int) -> list[Claim]:
+        now = utcnow()
+        stmt = (
+            sa.select(WebhookDelivery, WebhookEndpoint)
+            .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+            .where(
+                col(WebhookDelivery.status) == WebhookDeliveryStatus.PENDING.value,
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookEndpoint.enabled).is_(True),
+            )
+            .order_by(col(WebhookDelivery.next_attempt_at))
+            .limit(free * 2)
+        )
+        if self._is_postgres:
+            stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
+        claims: list[Claim] = []
+        lease_until = now + timedelta(seconds=self._policy.lease_seconds)
+        async with self._db.transaction() as session:
+            per_endpoint = Counter(self._in_flight)
+            for delivery, endpoint in (await session.execute(stmt)).all():
+                if len(claims) >= free:
+                    break
+                if per_endpoint[endpoint.id] >= self._policy.endpoint_concurrency:
+                    continue
+                per_endpoint[endpoint.id] += 1
+                token = uuid.uuid4().hex
+                delivery.lease_token = token
+                delivery.next_attempt_at = lease_until
+                session.add(delivery)
+                claims.append(
+                    Claim(
+                        delivery_id=delivery.id,
+                        endpoint_id=endpoint.id,
+                        lease_token=token,
+                        url=endpoint.url,
+                        body=delivery.body,
+                        event_id=delivery.event_id,
+                        event_type=delivery.event_type,
+                        event_timestamp=_timestamp_of(delivery.body),
+                        secrets=tuple(signing_secrets(self._box, endpoint, now)),
+                    )
+                )
+        return claims
+
+    async def _attempt(self, claim: Claim) -> None:
+        try:
+            attempted_at = utcnow()
+            headers = delivery_headers(
+                body=claim.body,
+                event_id=claim.event_id,
+                event_type=claim.event_type,
+                event_timestamp=claim.event_timestamp,
+                secrets=claim.secrets,
+                sent_at=attempted_at,
+            )
+            outcome = await self._transport.post(claim.url, claim.body.encode(), headers)
+            result = await self._record(claim, attempted_at, outcome)
+            if result is not None:
+                self._observer.attempt_finished(result, outcome.duration_ms / 1000)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook attempt failed unexpectedly; the lease will expire")
+        finally:
+            self._in_flight[claim.endpoint_id] -= 1
+            if self._in_flight[claim.endpoint_id] <= 0:
+                del self._in_flight[claim.endpoint_id]
+            self._slot_freed.set()
+
+    async def _record(
+        self, claim: Claim, attempted_at: datetime, outcome: AttemptOutcome
+    ) -> str | None:
+        async with self._db.transaction() as session:
+            stmt = sa.select(WebhookDelivery).where(
+                col(WebhookDelivery.id) == claim.delivery_id,
+                col(WebhookDelivery.lease_token) == claim.lease_token,
+            )
+            if self._is_postgres:
+                stmt = stmt.with_for_update()
+            delivery = (await session.execute(stmt)).scalar_one_or_none()
+            if delivery is None:
+                return None  # deleted meanwhile, or the lease was lost
+            number = delivery.attempt_count + 1
+            session.add(
+                WebhookAttempt(
+                    delivery_id=delivery.id,
+                    number=number,
+                    attempted_at=attempted_at,
+                    duration_ms=outcome.duration_ms,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    response_body=outcome.response_body,
+                )
+            )
+            delivery.attempt_count = number
+            delivery.lease_token = None
+            now = utcnow()
+            if outcome.succeeded:
+                delivery.status = WebhookDeliveryStatus.SUCCEEDED
+                delivery.next_attempt_at = None
+                delivery.completed_at = now
+                result = SUCCEEDED
+            elif number < self._policy.max_attempts:
+                delay = self._retry_delay(number)
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+                result = RETRYING
+            else:
+                delivery.status = WebhookDeliveryStatus.FAILED
+                delivery.next_attempt_at = None
+                delivery.completed_at = now
+                result = FAILED
+            session.add(delivery)
+            if result != RETRYING:
+                await self._update_streak(session, claim.endpoint_id, result == SUCCEEDED)
+        return result
+
+    def _retry_delay(self, attempts_made: int) -> float:
+        base = self._policy.retry_schedule[attempts_made - 1]
+        spread = self._policy.retry_jitter
+        return max(0.0, base * random.uniform(1 - spread, 1 + spread))
+
+    async def _update_streak(self, session: AsyncSession, endpoint_id: str, ok: bool) -> None:
+        stmt = sa.select(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint_id)
+        if self._is_postgres:
+            stmt = stmt.with_for_update()
+        endpoint = (await session.execute(stmt)).scalar_one_or_none()
+        if endpoint is None:
+            return
+        if ok:
+            if endpoint.consecutive_failures == 0:
+                return
+            endpoint.consecutive_failures = 0
+        else:
+            endpoint.consecutive_failures += 1
+            limit = self._policy.disable_after_failed_events
+            if endpoint.enabled and endpoint.consecutive_failures >= limit:
+                endpoint.enabled = False
+                endpoint.disabled_reason = (
+                    f"{endpoint.consecutive_failures} events in a row exhausted their attempts."
+                )
+                log.warning("webhook endpoint %s disabled after failed deliveries", endpoint.id)
+        endpoint.updated_at = utcnow()
+        session.add(endpoint)
+
+
+def _timestamp_of(body: str) -> str:
+    # The envelope's own "timestamp" (the event's time) is sent as X-Commet-Timestamp.
+    value = json.loads(body).get("timestamp")
+    return str(value) if value is not None else ""
