@@ -26,6 +26,14 @@ PAYOUT_EVENTS = (
     "payout.failed",
     "payout.canceled",
 )
+# The payout's status as of each event (lower case, as the platform sends it).
+EVENT_STATUS = {
+    "payout.created": "pending",
+    "payout.in_transit": "in_transit",
+    "payout.paid": "paid",
+    "payout.failed": "failed",
+    "payout.canceled": "canceled",
+}
 EVENT_TYPES = (*PAYOUT_EVENTS, "payout.available", "payout_account.updated")
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -89,7 +97,7 @@ async def payout_data(session: AsyncSession, payout: Payout, event_type: str) ->
         "fee": payout.fee,
         "netAmount": payout.net_amount,
         "currency": payout.currency,
-        "status": event_type.removeprefix("payout."),
+        "status": EVENT_STATUS[event_type],
         "destinationBank": (
             None if bank is None else {"last4": bank.last4, "bankName": bank.bank_name}
         ),
