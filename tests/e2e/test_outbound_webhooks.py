@@ -40,7 +40,7 @@ from tests.support.webhook_receiver import Receiver, Script, running_receiver
 pytestmark = pytest.mark.e2e
 
 RETRIES = [0.5, 1.0, 1.5]  # four attempts in all, about three seconds
-WEBHOOK_ENV = {
+WEBHOOK_ENV: dict[str, Any] = {
     "PAYOUTS_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     "PAYOUTS_WEBHOOK_RETRY_SCHEDULE": ",".join(str(s) for s in RETRIES),
     "PAYOUTS_WEBHOOK_ROTATION_OVERLAP_SECONDS": "4",
