@@ -101,8 +101,9 @@ async def wait_for_deliveries(
     deadline = asyncio.get_running_loop().time() + timeout
     current: list[dict[str, Any]] = []
     while asyncio.get_running_loop().time() < deadline:
-        current = await deliveries(client, endpoint_id)
+        current = await deliveries(client, endpoint_id, first=100)
         if predicate(current):
             return current
         await asyncio.sleep(0.1)
-    raise AssertionError(f"deliveries never reached the expected state: {current}")
+    summary = [(d["eventType"], d["status"], d["attemptCount"]) for d in current]
+    raise AssertionError(f"deliveries never reached the expected state: {summary}")

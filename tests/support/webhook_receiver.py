@@ -55,6 +55,8 @@ class Received:
 class Script:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     delay: float = 0.0
+    fail_first_per_event: bool = False  # 500 to each event's first delivery, then 200
+    seen: set[str] = field(default_factory=set)
 
 
 class Receiver:
@@ -116,6 +118,10 @@ class Receiver:
             self.received.append(record)
             script = self.scripts.get(path)
             status = script.statuses.pop(0) if script and script.statuses else 200
+            if script and script.fail_first_per_event:
+                event_id = json.loads(body)["id"]
+                status = 200 if event_id in script.seen else 500
+                script.seen.add(event_id)
             delay = script.delay if script else 0.0
         if delay:
             await asyncio.sleep(delay)
