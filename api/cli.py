@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load_command_modules() -> None:
     """Modules that register more commands (for example ``verify-ledger``)."""
-    for module in ("api.cli_ledger",):
+    for module in ("api.cli_ledger", "api.cli_listen"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -125,7 +125,7 @@ async def create_endpoint(
         raise validation_error(
             f"at most {policy.max_endpoints} webhook endpoints per organization and mode", "input"
         )
-    seq = await _current_seq(session, viewer.organization_id)
+    seq = await current_seq(session, viewer.organization_id)
     await _ensure_cursor(session, viewer.organization_id, seq)
     secret = new_secret()
     endpoint = WebhookEndpoint(
@@ -203,7 +203,7 @@ async def update_endpoint(
         endpoint.enabled = True
         endpoint.disabled_reason = None
         endpoint.consecutive_failures = 0
-        endpoint.start_seq = await _current_seq(session, viewer.organization_id)
+        endpoint.start_seq = await current_seq(session, viewer.organization_id)
     elif enabled is False and endpoint.enabled:
         endpoint.enabled = False
         endpoint.disabled_reason = "Disabled on request."
@@ -374,7 +374,7 @@ def _owned(viewer: Viewer) -> list[Any]:
     ]
 
 
-async def _current_seq(session: AsyncSession, organization_id: str) -> int:
+async def current_seq(session: AsyncSession, organization_id: str) -> int:
     stmt = sa.select(col(Organization.event_seq)).where(col(Organization.id) == organization_id)
     return int((await session.execute(stmt)).scalar_one())
 

@@ -442,3 +442,54 @@ async def test_a_server_killed_mid_delivery_delivers_after_restart(
     assert got[1].commet_valid[secret]
     # The killed attempt never finished, so only the completed one is on record.
     assert delivery["attemptCount"] == 1
+
+
+async def test_listen_forwards_the_organizations_events_to_a_local_url(
+    wh_server: LiveServer, wh_database_url: str, wh_org: TestOrg, receiver: Receiver
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.live_server import ROOT, server_env
+
+    hook = path()
+    secret = "whsec_" + "bGlzdGVuLWRldmVsb3BtZW50LXNlY3JldC0xMjM0NTY="
+    receiver.secrets[hook] = [secret]
+    env = server_env(wh_database_url, 0)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "listen",
+            f"127.0.0.1:{receiver.port}{hook}",
+            "--api-key",
+            wh_org.test_key,
+            "--secret",
+            secret,
+            "--events",
+            "payout.available",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(5)]
+        assert "Authenticated" in banner[0] and wh_org.name in banner[0]
+        assert "Ready!" in "".join(banner)
+        async with GraphQLClient(wh_server.graphql_url, wh_org.test_key) as client:
+            await credit(client, 7_000)
+        (got,) = await receiver.wait_for(hook, 1, exactly=True)
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 10)
+        while not line.strip():
+            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 10)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert got.event == "payout.available" and got.json["organizationId"] == wh_org.id
+    assert got.commet_valid[secret] and got.standard_valid[secret]
+    assert "payout.available" in line and "200 OK" in line and "ms)" in line

@@ -85,7 +85,7 @@ def test_secrets_are_sealed_per_endpoint_and_key() -> None:
         SecretBox("another-server-secret").open(sealed, "we_1")
 
 
-def resolving_to(*addresses: str):  # type: ignore[no-untyped-def]
+def resolving_to(*addresses: str):
     async def resolve(host: str, port: int) -> list[str]:
         return list(addresses)
 
@@ -144,11 +144,11 @@ async def test_delivery_refuses_plain_http_without_the_setting() -> None:
 
 
 def test_retry_schedule_setting() -> None:
-    settings = Settings(webhook_retry_schedule="1, 2.5,0")  # type: ignore[arg-type]
+    settings = Settings(webhook_retry_schedule="1, 2.5,0")
     assert settings.webhook_retry_schedule == [1.0, 2.5, 0.0]
     assert settings.webhook_policy().max_attempts == 4
     assert Settings().webhook_policy().retry_schedule == (60, 300, 900, 1800, 3600, 3600, 3600)
     with pytest.raises(ValidationError):
-        Settings(webhook_retry_schedule="-1")  # type: ignore[arg-type]
+        Settings(webhook_retry_schedule="-1")
     with pytest.raises(ValidationError):
         Settings(webhook_lease_seconds=5, webhook_timeout_seconds=10)
