@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,8 @@ from services.webhook_endpoints.signing import delivery_headers
 from services.webhook_endpoints.transport import AttemptOutcome, WebhookTransport
 
 log = logging.getLogger(__name__)
+
+ENDPOINTS = cast(sa.Table, WebhookEndpoint.__table__)  # type: ignore[attr-defined]
 
 SUCCEEDED = "succeeded"
 RETRYING = "retrying"
@@ -94,29 +96,39 @@ class Deliverer:
         self._is_postgres = not db.is_sqlite
 
     async def run(self) -> None:
-        """Until cancelled. Each pass fans out, then claims as many deliveries as slots allow."""
-        last_age = 0.0
+        """Until cancelled. Each pass fans out (at most every poll interval), then claims as
+        many deliveries as slots allow; it sleeps only when a pass found nothing to do."""
+        last_fan_out = last_age = 0.0
+        claimed_last_pass = False
         try:
             while True:
                 busy = False
                 try:
-                    if await dispatch.has_backlog(self._db):
-                        busy = await dispatch.fan_out_pass(self._db) > 0
-                    busy = await self._claim_and_start() > 0 or busy
+                    if time.monotonic() - last_fan_out >= self._policy.poll_interval_seconds:
+                        last_fan_out = time.monotonic()
+                        if await dispatch.has_backlog(self._db):
+                            busy = await dispatch.fan_out_pass(self._db) > 0
+                    started = await self._claim_and_start(look_first=not claimed_last_pass)
+                    claimed_last_pass = started > 0
+                    busy = busy or claimed_last_pass
                     if time.monotonic() - last_age > 5.0:
                         last_age = time.monotonic()
                         self._observer.queue_age(await self.queue_age())
                 except Exception:
                     log.exception("webhook deliverer pass failed; retrying")
                 if not busy:
-                    self._slot_freed.clear()
-                    try:
-                        async with asyncio.timeout(self._policy.poll_interval_seconds):
-                            await self._slot_freed.wait()
-                    except TimeoutError:
-                        pass
+                    await self._wait_for_work()
         finally:
             await self.drain()
+
+    async def _wait_for_work(self) -> None:
+        """Until an attempt finishes (a slot is free) or the poll interval has passed."""
+        self._slot_freed.clear()
+        try:
+            async with asyncio.timeout(self._policy.poll_interval_seconds):
+                await self._slot_freed.wait()
+        except TimeoutError:
+            pass
 
     async def drain(self) -> None:
         tasks = list(self._tasks)
@@ -127,7 +139,7 @@ class Deliverer:
     async def run_once(self) -> int:
         """One fan-out and one round of attempts, awaited (the CLI and tests use this)."""
         await dispatch.fan_out_pass(self._db)
-        started = await self._claim_and_start()
+        started = await self._claim_and_start(look_first=False)
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         return started
 
@@ -145,9 +157,11 @@ class Deliverer:
             ).scalar_one_or_none()
         return 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
 
-    async def _claim_and_start(self) -> int:
+    async def _claim_and_start(self, *, look_first: bool = True) -> int:
+        """``look_first``: a cheap read before the claiming (write) transaction, for when the
+        last pass found nothing: an idle deliverer then never takes SQLite's write lock."""
         free = self._policy.concurrency - sum(self._in_flight.values())
-        if free <= 0 or not await self._anything_due():
+        if free <= 0 or (look_first and not await self._anything_due()):
             return 0
         claims = await self._claim(free)
         for claim in claims:
@@ -184,6 +198,13 @@ class Deliverer:
         )
         if self._is_postgres:
             stmt = stmt.with_for_update(of=WebhookDelivery, skip_locked=True)
+        saturated = [
+            endpoint_id
+            for endpoint_id, count in self._in_flight.items()
+            if count >= self._policy.endpoint_concurrency
+        ]
+        if saturated:  # their due deliveries must not crowd out other endpoints' ones
+            stmt = stmt.where(col(WebhookDelivery.endpoint_id).not_in(saturated))
         claims: list[Claim] = []
         lease_until = now + timedelta(seconds=self._policy.lease_seconds)
         async with self._db.transaction() as session:
@@ -291,25 +312,28 @@ class Deliverer:
         return max(0.0, base * random.uniform(1 - spread, 1 + spread))
 
     async def _update_streak(self, session: AsyncSession, endpoint_id: str, ok: bool) -> None:
+        if ok:
+            # Usually already 0: then no row matches and no lock is taken on the endpoint.
+            await session.execute(
+                sa.update(ENDPOINTS)
+                .where(ENDPOINTS.c.id == endpoint_id, ENDPOINTS.c.consecutive_failures != 0)
+                .values(consecutive_failures=0, updated_at=utcnow())
+            )
+            return
         stmt = sa.select(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint_id)
         if self._is_postgres:
             stmt = stmt.with_for_update()
         endpoint = (await session.execute(stmt)).scalar_one_or_none()
         if endpoint is None:
             return
-        if ok:
-            if endpoint.consecutive_failures == 0:
-                return
-            endpoint.consecutive_failures = 0
-        else:
-            endpoint.consecutive_failures += 1
-            limit = self._policy.disable_after_failed_events
-            if endpoint.enabled and endpoint.consecutive_failures >= limit:
-                endpoint.enabled = False
-                endpoint.disabled_reason = (
-                    f"{endpoint.consecutive_failures} events in a row exhausted their attempts."
-                )
-                log.warning("webhook endpoint %s disabled after failed deliveries", endpoint.id)
+        endpoint.consecutive_failures += 1
+        limit = self._policy.disable_after_failed_events
+        if endpoint.enabled and endpoint.consecutive_failures >= limit:
+            endpoint.enabled = False
+            endpoint.disabled_reason = (
+                f"{endpoint.consecutive_failures} events in a row exhausted their attempts."
+            )
+            log.warning("webhook endpoint %s disabled after failed deliveries", endpoint.id)
         endpoint.updated_at = utcnow()
         session.add(endpoint)
 
