@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col
@@ -23,6 +24,7 @@ from tests.support.live_server import LiveServer, start_server
 from tests.support.orgs import TestOrg
 from tests.support.payout_setup import insert_verified_payout_account
 from tests.support.payouts import credit, request_payout, wait_for_status
+from tests.support.sensitive import remember_sensitive
 from tests.support.webhook_endpoints import (
     CREATE,
     ENDPOINTS,
@@ -202,6 +204,12 @@ async def test_failures_are_retried_with_the_same_event_and_every_attempt_is_kep
     assert delivery["attempts"][0]["responseBody"].startswith("answered 500")
     assert delivery["eventId"] == got[0].event_id
     assert delivery["payload"] == got[0].body
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{wh_server.url}/metrics")).text
+    assert 'payouts_outbound_webhook_attempts_total{outcome="retrying"}' in metrics
+    assert 'payouts_outbound_webhook_attempts_total{outcome="succeeded"}' in metrics
+    assert "payouts_outbound_webhook_attempt_duration_seconds_count" in metrics
+    assert "payouts_outbound_webhook_queue_age_seconds" in metrics
 
 
 async def test_a_receiver_down_then_up_receives_everything_missed(
@@ -246,6 +254,7 @@ async def test_rotation_signs_with_both_secrets_for_the_overlap_only(
             "rotateWebhookEndpointSecret"
         ]
         new = rotated["secret"]
+        remember_sensitive(new)
         assert rotated["userErrors"] == [] and new.startswith("whsec_") and new != old
         receiver.secrets[hook] = [old, new]
         await client.data(SEND_TEST, {"input": {"endpointId": endpoint["id"]}})
@@ -325,6 +334,7 @@ async def test_secret_is_shown_once_and_stored_sealed(
         replay = (await client.data(CREATE, variables))["createWebhookEndpoint"]
         listed = await client.execute(ENDPOINTS)
     secret = first["secret"]
+    remember_sensitive(secret)
     assert secret.startswith("whsec_") and len(secret) > 40
     assert replay["webhookEndpoint"]["id"] == first["webhookEndpoint"]["id"]
     assert replay["secret"] is None  # shown once, even to an idempotent replay

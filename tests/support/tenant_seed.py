@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.support.accounts import complete_verification, individual_input, wait_for_account_status
 from tests.support.graphql import GraphQLClient
+from tests.support.sensitive import remember_sensitive
 
 
 @dataclass
@@ -240,6 +241,7 @@ async def seed_webhook_endpoint(ctx: SeedContext) -> None:
     endpoint_id = created["webhookEndpoint"]["id"]
     ctx.seeded.add("WebhookEndpoint", endpoint_id)
     ctx.seeded.tokens.add(created["secret"])
+    remember_sensitive(created["secret"])
     await mutate(ctx.client, UPDATE_WEBHOOK_ENDPOINT, {"id": endpoint_id, "enabled": False})
     sent = await mutate(ctx.client, SEND_TEST_WEBHOOK, {"endpointId": endpoint_id})
     ctx.seeded.add("WebhookDelivery", sent["delivery"]["id"])

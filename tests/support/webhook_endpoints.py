@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from tests.support.graphql import GraphQLClient
+from tests.support.sensitive import remember_sensitive
 
 ENDPOINT_FIELDS = "id url events description enabled disabledReason createdAt livemode"
 DELIVERY_FIELDS = """
@@ -65,6 +66,7 @@ async def create_endpoint(
     data = await client.data(CREATE, {"input": {"url": url, "events": events, **extra}})
     payload = data["createWebhookEndpoint"]
     assert payload["userErrors"] == [], payload
+    remember_sensitive(payload["secret"])  # must never appear in a server log
     return payload["webhookEndpoint"], payload["secret"]
 
 
