@@ -214,6 +214,12 @@ class Deliverer:
                     break
                 if per_endpoint[endpoint.id] >= self._policy.endpoint_concurrency:
                     continue
+                try:
+                    secrets = tuple(signing_secrets(self._box, endpoint, now))
+                except ValueError:
+                    # Sealed under another PAYOUTS_SECRET_KEY: nothing valid can be signed.
+                    log.error("webhook endpoint %s: its secret does not open", endpoint.id)
+                    continue
                 per_endpoint[endpoint.id] += 1
                 token = uuid.uuid4().hex
                 delivery.lease_token = token
@@ -229,7 +235,7 @@ class Deliverer:
                         event_id=delivery.event_id,
                         event_type=delivery.event_type,
                         event_timestamp=_timestamp_of(delivery.body),
-                        secrets=tuple(signing_secrets(self._box, endpoint, now)),
+                        secrets=secrets,
                     )
                 )
         return claims
