@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
-    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=100)
+    webhook_endpoint_concurrency: int = Field(default=8, ge=1, le=100)
     webhook_rotation_overlap_seconds: float = Field(default=86_400.0, ge=0)
     webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     webhook_deliverer_enabled: bool = True

@@ -76,6 +76,13 @@ class Claim:
     secrets: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    claim: Claim
+    attempted_at: datetime
+    outcome: AttemptOutcome
+
+
 class Deliverer:
     def __init__(
         self,
@@ -93,6 +100,8 @@ class Deliverer:
         self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
+        self._finished: list[Finished] = []
+        self._recorder: asyncio.Task[None] | None = None
         self._is_postgres = not db.is_sqlite
 
     async def run(self) -> None:
@@ -131,16 +140,21 @@ class Deliverer:
             pass
 
     async def drain(self) -> None:
+        """Cancel attempts in flight (their leases expire); record what has finished."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     async def run_once(self) -> int:
         """One fan-out and one round of attempts, awaited (the CLI and tests use this)."""
         await dispatch.fan_out_pass(self._db)
         started = await self._claim_and_start(look_first=False)
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._recorder is not None:
+            await self._recorder
         return started
 
     async def queue_age(self) -> float:
@@ -252,9 +266,9 @@ class Deliverer:
                 sent_at=attempted_at,
             )
             outcome = await self._transport.post(claim.url, claim.body.encode(), headers)
-            result = await self._record(claim, attempted_at, outcome)
-            if result is not None:
-                self._observer.attempt_finished(result, outcome.duration_ms / 1000)
+            self._finished.append(Finished(claim, attempted_at, outcome))
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(self._record_finished(), name="webhook-record")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -265,51 +279,78 @@ class Deliverer:
                 del self._in_flight[claim.endpoint_id]
             self._slot_freed.set()
 
-    async def _record(
-        self, claim: Claim, attempted_at: datetime, outcome: AttemptOutcome
-    ) -> str | None:
+    async def _record_finished(self) -> None:
+        """Group commit: every attempt finished meanwhile is recorded in one transaction (a
+        crash before it only means the lease expires and the attempt is made again)."""
+        while self._finished:
+            batch, self._finished = self._finished, []
+            try:
+                results = await self._record(batch)
+            except Exception:
+                log.exception("recording webhook attempts failed; their leases will expire")
+                continue
+            for item, result in zip(batch, results, strict=True):
+                if result is not None:
+                    self._observer.attempt_finished(result, item.outcome.duration_ms / 1000)
+
+    async def _record(self, batch: list[Finished]) -> list[str | None]:
+        results: list[str | None] = []
+        streaks: dict[str, list[bool]] = {}
         async with self._db.transaction() as session:
-            stmt = sa.select(WebhookDelivery).where(
-                col(WebhookDelivery.id) == claim.delivery_id,
-                col(WebhookDelivery.lease_token) == claim.lease_token,
+            stmt = (
+                sa.select(WebhookDelivery)
+                .where(col(WebhookDelivery.id).in_([f.claim.delivery_id for f in batch]))
+                .order_by(col(WebhookDelivery.id))
             )
             if self._is_postgres:
                 stmt = stmt.with_for_update()
-            delivery = (await session.execute(stmt)).scalar_one_or_none()
-            if delivery is None:
-                return None  # deleted meanwhile, or the lease was lost
-            number = delivery.attempt_count + 1
-            session.add(
-                WebhookAttempt(
-                    delivery_id=delivery.id,
-                    number=number,
-                    attempted_at=attempted_at,
-                    duration_ms=outcome.duration_ms,
-                    status_code=outcome.status_code,
-                    error=outcome.error,
-                    response_body=outcome.response_body,
-                )
-            )
-            delivery.attempt_count = number
-            delivery.lease_token = None
+            rows = {row.id: row for row in (await session.execute(stmt)).scalars()}
             now = utcnow()
-            if outcome.succeeded:
-                delivery.status = WebhookDeliveryStatus.SUCCEEDED
-                delivery.next_attempt_at = None
-                delivery.completed_at = now
-                result = SUCCEEDED
-            elif number < self._policy.max_attempts:
-                delay = self._retry_delay(number)
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-                result = RETRYING
-            else:
-                delivery.status = WebhookDeliveryStatus.FAILED
-                delivery.next_attempt_at = None
-                delivery.completed_at = now
-                result = FAILED
-            session.add(delivery)
-            if result != RETRYING:
-                await self._update_streak(session, claim.endpoint_id, result == SUCCEEDED)
+            for item in batch:
+                delivery = rows.get(item.claim.delivery_id)
+                if delivery is None or delivery.lease_token != item.claim.lease_token:
+                    results.append(None)  # deleted meanwhile, or the lease was lost
+                    continue
+                result = self._apply(session, delivery, item, now)
+                results.append(result)
+                if result != RETRYING:
+                    streaks.setdefault(item.claim.endpoint_id, []).append(result == SUCCEEDED)
+            for endpoint_id in sorted(streaks):  # one lock order for every process
+                await self._update_streak(session, endpoint_id, streaks[endpoint_id])
+        return results
+
+    def _apply(
+        self, session: AsyncSession, delivery: WebhookDelivery, item: Finished, now: datetime
+    ) -> str:
+        outcome = item.outcome
+        number = delivery.attempt_count + 1
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                number=number,
+                attempted_at=item.attempted_at,
+                duration_ms=outcome.duration_ms,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                response_body=outcome.response_body,
+            )
+        )
+        delivery.attempt_count = number
+        delivery.lease_token = None
+        if outcome.succeeded:
+            delivery.status = WebhookDeliveryStatus.SUCCEEDED
+            delivery.next_attempt_at = None
+            delivery.completed_at = now
+            result = SUCCEEDED
+        elif number < self._policy.max_attempts:
+            delivery.next_attempt_at = now + timedelta(seconds=self._retry_delay(number))
+            result = RETRYING
+        else:
+            delivery.status = WebhookDeliveryStatus.FAILED
+            delivery.next_attempt_at = None
+            delivery.completed_at = now
+            result = FAILED
+        session.add(delivery)
         return result
 
     def _retry_delay(self, attempts_made: int) -> float:
@@ -317,8 +358,11 @@ class Deliverer:
         spread = self._policy.retry_jitter
         return max(0.0, base * random.uniform(1 - spread, 1 + spread))
 
-    async def _update_streak(self, session: AsyncSession, endpoint_id: str, ok: bool) -> None:
-        if ok:
+    async def _update_streak(
+        self, session: AsyncSession, endpoint_id: str, outcomes: list[bool]
+    ) -> None:
+        """``outcomes``: finished events in order (True delivered, False exhausted)."""
+        if all(outcomes):
             # Usually already 0: then no row matches and no lock is taken on the endpoint.
             await session.execute(
                 sa.update(ENDPOINTS)
@@ -332,14 +376,15 @@ class Deliverer:
         endpoint = (await session.execute(stmt)).scalar_one_or_none()
         if endpoint is None:
             return
-        endpoint.consecutive_failures += 1
         limit = self._policy.disable_after_failed_events
-        if endpoint.enabled and endpoint.consecutive_failures >= limit:
-            endpoint.enabled = False
-            endpoint.disabled_reason = (
-                f"{endpoint.consecutive_failures} events in a row exhausted their attempts."
-            )
-            log.warning("webhook endpoint %s disabled after failed deliveries", endpoint.id)
+        for delivered in outcomes:
+            endpoint.consecutive_failures = 0 if delivered else endpoint.consecutive_failures + 1
+            if endpoint.enabled and endpoint.consecutive_failures >= limit:
+                endpoint.enabled = False
+                endpoint.disabled_reason = (
+                    f"{endpoint.consecutive_failures} events in a row exhausted their attempts."
+                )
+                log.warning("webhook endpoint %s disabled after failed deliveries", endpoint.id)
         endpoint.updated_at = utcnow()
         session.add(endpoint)
 

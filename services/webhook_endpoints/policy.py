@@ -18,7 +18,7 @@ class WebhookPolicy:
     # A claimed delivery is not due again before this, so it must outlast an attempt.
     lease_seconds: float = 60.0
     concurrency: int = 32  # attempts in flight per process
-    endpoint_concurrency: int = 4  # attempts in flight per endpoint and process
+    endpoint_concurrency: int = 8  # attempts in flight per endpoint and process
     disable_after_failed_events: int = 3
     poll_interval_seconds: float = 0.25
     max_endpoints: int = 16  # per organization and mode
