@@ -9,16 +9,15 @@ import os
 import sys
 from http import HTTPStatus
 
-from api.cli import command
 from api.settings import Settings
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from services.webhook_endpoints.envelope import EVENT_TYPES
 from services.webhook_endpoints.listen import Forwarded, forward, local_url
 from services.webhook_endpoints.secrets import new_secret
 
 
-def _listen_args(p: argparse.ArgumentParser) -> None:
+def listen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", help="where to forward: a URL, host:port/path, or a port")
     p.add_argument(
         "--api-key",
@@ -29,7 +28,6 @@ def _listen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret", default=None, help="sign with this whsec_ secret (default: new)")
 
 
-@command("listen", "forward the organization's webhook events to a local URL", _listen_args)
 def listen(args: argparse.Namespace, settings: Settings) -> int:
     key = args.api_key or os.environ.get("PAYOUTS_LISTEN_API_KEY")
     if not key:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from api.metrics import OutboundWebhookObserver
 from services.webhook_endpoints.deliverer import Deliverer
-from services.webhook_endpoints.setup import WebhookEndpoints
 from services.webhook_endpoints.transport import WebhookTransport
 
 if TYPE_CHECKING:
@@ -18,7 +17,9 @@ if TYPE_CHECKING:
 async def start_webhook_deliverer(state: AppState) -> Callable[[], Awaitable[None]] | None:
     if not state.settings.webhook_deliverer_enabled:
         return None
-    setup: WebhookEndpoints = state.services["webhook_endpoints"]
+    setup = state.services.webhook_endpoints
+    if setup is None:
+        return None
     policy = setup.policy
     transport = WebhookTransport(
         allow_private=policy.allow_private_urls,

@@ -14,8 +14,9 @@ import httpx
 
 from bench.harness import BenchContext, Row
 from bench.servers import LOAD_CPU, Server, serve
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 
 EVENTS = 10_000
 QUICK_EVENTS = 500

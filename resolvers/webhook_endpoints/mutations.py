@@ -12,13 +12,13 @@ import dataclasses
 from typing import Any
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.context import Info
 from resolvers.errors import UserError
 from resolvers.mutations import run_mutation
 from resolvers.webhook_endpoints.types import WebhookDelivery, WebhookEndpoint
-from services.api_keys import Viewer
+from services.infra.database import Session
+from services.organizations.api_keys import Viewer
 from services.webhook_endpoints import service
 from services.webhook_endpoints.setup import WebhookEndpoints
 from services.webhook_endpoints.urls import check_url
@@ -31,7 +31,9 @@ def _idempotency_key() -> Any:
 
 
 def _setup(info: Info) -> WebhookEndpoints:
-    setup: WebhookEndpoints = info.context.services["webhook_endpoints"]
+    setup = info.context.services.webhook_endpoints
+    if setup is None:  # wired by api.composition in every server process
+        raise RuntimeError("webhook endpoints are not configured in this process")
     return setup
 
 
@@ -138,151 +140,105 @@ class RedeliverWebhookPayload(DeliveryPayload):
     pass
 
 
+async def _checked_url(info: Info, input: Any, viewer: Viewer) -> str | None:
+    """The endpoint URL through the network guard, before the transaction (it may resolve
+    the host name)."""
+    url: str | None = input.url
+    if url is None:
+        return None
+    return await check_url(url, allow_private=_setup(info).policy.allow_private_urls)
+
+
 @strawberry.type
 class WebhookEndpointMutation:
     @strawberry.mutation(description="Add an endpoint; its signing secret is shown once.")
+    @run_mutation(prepare=_checked_url)
     async def create_webhook_endpoint(
-        self, info: Info, input: CreateWebhookEndpointInput
+        self,
+        info: Info,
+        input: CreateWebhookEndpointInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: str,
     ) -> CreateWebhookEndpointPayload:
         setup = _setup(info)
-        checked: list[str] = []
-
-        async def prepare(viewer: Viewer) -> None:
-            checked.append(
-                await check_url(input.url, allow_private=setup.policy.allow_private_urls)
-            )
-
-        async def action(session: AsyncSession, viewer: Viewer) -> CreateWebhookEndpointPayload:
-            created = await service.create_endpoint(
-                session,
-                viewer,
-                setup.box,
-                setup.policy,
-                url=checked[0],
-                events=input.events,
-                description=input.description,
-            )
-            payload = CreateWebhookEndpointPayload(
-                webhook_endpoint=WebhookEndpoint.from_row(created.endpoint)
-            )
-            payload.revealed_secret = created.secret
-            return payload
-
-        return await run_mutation(
-            info,
-            name="createWebhookEndpoint",
-            input=input,
-            payload=CreateWebhookEndpointPayload,
-            action=action,
-            prepare=prepare,
+        created = await service.create_endpoint(
+            session,
+            viewer,
+            setup.box,
+            setup.policy,
+            url=prepared,
+            events=input.events,
+            description=input.description,
         )
+        payload = CreateWebhookEndpointPayload(
+            webhook_endpoint=WebhookEndpoint.from_row(created.endpoint)
+        )
+        payload.revealed_secret = created.secret
+        return payload
 
     @strawberry.mutation(description="Change an endpoint; enabled: true re-enables it.")
+    @run_mutation(prepare=_checked_url)
     async def update_webhook_endpoint(
-        self, info: Info, input: UpdateWebhookEndpointInput
+        self,
+        info: Info,
+        input: UpdateWebhookEndpointInput,
+        session: Session,
+        viewer: Viewer,
+        prepared: str | None,
     ) -> UpdateWebhookEndpointPayload:
-        setup = _setup(info)
-        checked: list[str | None] = [None]
-
-        async def prepare(viewer: Viewer) -> None:
-            if input.url is not None:
-                checked[0] = await check_url(
-                    input.url, allow_private=setup.policy.allow_private_urls
-                )
-
-        async def action(session: AsyncSession, viewer: Viewer) -> UpdateWebhookEndpointPayload:
-            row = await service.update_endpoint(
-                session,
-                viewer,
-                str(input.id),
-                url=checked[0],
-                events=input.events,
-                description=input.description,
-                enabled=input.enabled,
-            )
-            return UpdateWebhookEndpointPayload(webhook_endpoint=WebhookEndpoint.from_row(row))
-
-        return await run_mutation(
-            info,
-            name="updateWebhookEndpoint",
-            input=input,
-            payload=UpdateWebhookEndpointPayload,
-            action=action,
-            prepare=prepare,
+        row = await service.update_endpoint(
+            session,
+            viewer,
+            str(input.id),
+            url=prepared,
+            events=input.events,
+            description=input.description,
+            enabled=input.enabled,
         )
+        return UpdateWebhookEndpointPayload(webhook_endpoint=WebhookEndpoint.from_row(row))
 
     @strawberry.mutation(
         description="A new signing secret, shown once; the old one also signs for 24 hours."
     )
+    @run_mutation
     async def rotate_webhook_endpoint_secret(
-        self, info: Info, input: RotateWebhookEndpointSecretInput
+        self,
+        info: Info,
+        input: RotateWebhookEndpointSecretInput,
+        session: Session,
+        viewer: Viewer,
     ) -> RotateWebhookEndpointSecretPayload:
         setup = _setup(info)
-
-        async def action(
-            session: AsyncSession, viewer: Viewer
-        ) -> RotateWebhookEndpointSecretPayload:
-            rotated = await service.rotate_secret(
-                session, viewer, setup.box, setup.policy, str(input.id)
-            )
-            payload = RotateWebhookEndpointSecretPayload(
-                webhook_endpoint=WebhookEndpoint.from_row(rotated.endpoint)
-            )
-            payload.revealed_secret = rotated.secret
-            return payload
-
-        return await run_mutation(
-            info,
-            name="rotateWebhookEndpointSecret",
-            input=input,
-            payload=RotateWebhookEndpointSecretPayload,
-            action=action,
+        rotated = await service.rotate_secret(
+            session, viewer, setup.box, setup.policy, str(input.id)
         )
+        payload = RotateWebhookEndpointSecretPayload(
+            webhook_endpoint=WebhookEndpoint.from_row(rotated.endpoint)
+        )
+        payload.revealed_secret = rotated.secret
+        return payload
 
     @strawberry.mutation(description="Delete an endpoint with its delivery history.")
+    @run_mutation
     async def delete_webhook_endpoint(
-        self, info: Info, input: DeleteWebhookEndpointInput
+        self, info: Info, input: DeleteWebhookEndpointInput, session: Session, viewer: Viewer
     ) -> DeleteWebhookEndpointPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> DeleteWebhookEndpointPayload:
-            deleted = await service.delete_endpoint(session, viewer, str(input.id))
-            return DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(deleted))
-
-        return await run_mutation(
-            info,
-            name="deleteWebhookEndpoint",
-            input=input,
-            payload=DeleteWebhookEndpointPayload,
-            action=action,
-        )
+        deleted = await service.delete_endpoint(session, viewer, str(input.id))
+        return DeleteWebhookEndpointPayload(deleted_id=strawberry.ID(deleted))
 
     @strawberry.mutation(description="Send a webhook.test event to one endpoint.")
+    @run_mutation
     async def send_test_webhook(
-        self, info: Info, input: SendTestWebhookInput
+        self, info: Info, input: SendTestWebhookInput, session: Session, viewer: Viewer
     ) -> SendTestWebhookPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> SendTestWebhookPayload:
-            view = await service.send_test(session, viewer, str(input.endpoint_id))
-            return SendTestWebhookPayload(delivery=WebhookDelivery.from_view(view))
-
-        return await run_mutation(
-            info,
-            name="sendTestWebhook",
-            input=input,
-            payload=SendTestWebhookPayload,
-            action=action,
-        )
+        view = await service.send_test(session, viewer, str(input.endpoint_id))
+        return SendTestWebhookPayload(delivery=WebhookDelivery.from_view(view))
 
     @strawberry.mutation(description="Send a delivery's event again (same id, same body).")
+    @run_mutation
     async def redeliver_webhook(
-        self, info: Info, input: RedeliverWebhookInput
+        self, info: Info, input: RedeliverWebhookInput, session: Session, viewer: Viewer
     ) -> RedeliverWebhookPayload:
-        async def action(session: AsyncSession, viewer: Viewer) -> RedeliverWebhookPayload:
-            view = await service.redeliver(session, viewer, str(input.delivery_id))
-            return RedeliverWebhookPayload(delivery=WebhookDelivery.from_view(view))
-
-        return await run_mutation(
-            info,
-            name="redeliverWebhook",
-            input=input,
-            payload=RedeliverWebhookPayload,
-            action=action,
-        )
+        view = await service.redeliver(session, viewer, str(input.delivery_id))
+        return RedeliverWebhookPayload(delivery=WebhookDelivery.from_view(view))

@@ -1,5 +1,5 @@
-"""``webhookEndpoints``, ``webhookEndpoint(id)``, ``webhookDeliveries`` and the ``we_`` /
-``whd_`` node loaders."""
+"""``webhookEndpoints``, ``webhookEndpoint(id)``, ``webhookDeliveries`` and the ``we`` /
+``whd`` nodes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import strawberry
 from models.webhook_endpoint import WebhookDeliveryStatus
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.node import Node, register_node
+from resolvers.node import Node
 from resolvers.pagination import Connection, page_request_errors, to_connection
 from resolvers.webhook_endpoints.types import (
     WebhookDelivery,
     WebhookDeliveryStatusEnum,
     WebhookEndpoint,
 )
-from services.api_keys import Viewer
+from services.organizations.api_keys import Viewer
 from services.webhook_endpoints import service
 
 
@@ -62,15 +62,13 @@ class WebhookEndpointQuery:
         return to_connection(page, WebhookDelivery.from_view)
 
 
-@register_node("we")
-async def _load_endpoint(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+async def load_webhook_endpoint(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         row = await service.get_endpoint(session, viewer, node_id)
     return WebhookEndpoint.from_row(row) if row is not None else None
 
 
-@register_node("whd")
-async def _load_delivery(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+async def load_webhook_delivery(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     async with info.context.db.read() as session:
         view = await service.get_delivery(session, viewer, node_id)
     return WebhookDelivery.from_view(view) if view is not None else None

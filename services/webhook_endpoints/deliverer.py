@@ -32,7 +32,7 @@ from models.webhook_endpoint import (
     WebhookDeliveryStatus,
     WebhookEndpoint,
 )
-from services.database import Database
+from services.infra.database import Database
 from services.webhook_endpoints import dispatch
 from services.webhook_endpoints.policy import WebhookPolicy
 from services.webhook_endpoints.secrets import SecretBox

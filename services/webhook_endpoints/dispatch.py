@@ -20,7 +20,7 @@ from sqlmodel import col
 from models import Event, Organization
 from models.base import utcnow
 from models.webhook_endpoint import WebhookEndpoint, WebhookEventCursor
-from services.database import Database
+from services.infra.database import Database
 from services.webhook_endpoints.envelope import envelope, event_data, event_id_for
 from services.webhook_endpoints.service import new_delivery
 

@@ -15,8 +15,8 @@ from sqlmodel import col
 
 from models import Event
 from models.base import utcnow
-from services.api_keys import Viewer
-from services.database import Database
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
 from services.webhook_endpoints.envelope import envelope, event_data, event_id_for, iso
 from services.webhook_endpoints.service import current_seq
 from services.webhook_endpoints.signing import delivery_headers

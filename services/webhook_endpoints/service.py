@@ -24,8 +24,8 @@ from models.webhook_endpoint import (
     WebhookEndpoint,
     WebhookEventCursor,
 )
-from services.api_keys import Viewer
 from services.errors import DomainError, NotFound, ValidationFailed, validation_error
+from services.organizations.api_keys import Viewer
 from services.pagination import Page, keyset_page
 from services.webhook_endpoints.envelope import EVENT_TYPES, TEST_EVENT_TYPE, test_body
 from services.webhook_endpoints.policy import WebhookPolicy

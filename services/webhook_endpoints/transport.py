@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpcore
 
 from models.webhook_endpoint import RESPONSE_BODY_MAX_BYTES
-from services.netguard import is_public_address, parse_address
+from services.infra.netguard import is_public_address, parse_address
 from services.webhook_endpoints.urls import (
     RESOLVE_TIMEOUT,
     Resolver,

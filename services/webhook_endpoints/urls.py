@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import SplitResult, urlsplit
 
 from models.webhook_endpoint import WEBHOOK_URL_MAX_LENGTH
-from services.errors import DomainError
-from services.netguard import is_public_address, parse_address
+from services.errors import DomainError, ErrorCode
+from services.infra.netguard import is_public_address, parse_address
 
 FIELD = ("input", "url")
 RESOLVE_TIMEOUT = 3.0
@@ -28,7 +28,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 class UrlRejected(DomainError):
     def __init__(self, reason: str) -> None:
-        super().__init__("URL_REJECTED", f"url was refused: {reason}", FIELD)
+        super().__init__(ErrorCode.URL_REJECTED, f"url was refused: {reason}", FIELD)
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

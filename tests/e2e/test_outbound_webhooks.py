@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models.webhook_endpoint import WebhookEndpoint
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org, migrated_database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer, start_server

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.e2e.test_outbound_webhooks import WEBHOOK_ENV
 from tests.support.graphql import GraphQLClient

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models.webhook_endpoint import WebhookDelivery
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 from services.webhook_endpoints import dispatch, service
 from services.webhook_endpoints.policy import WebhookPolicy
 from services.webhook_endpoints.secrets import SecretBox
