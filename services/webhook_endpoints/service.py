@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +27,7 @@ from models.webhook_endpoint import (
 from services.errors import DomainError, NotFound, ValidationFailed, validation_error
 from services.organizations.api_keys import Viewer
 from services.pagination import Page, keyset_page
+from services.scope import in_scope, locked, scoped
 from services.webhook_endpoints.envelope import EVENT_TYPES, TEST_EVENT_TYPE, test_body
 from services.webhook_endpoints.policy import WebhookPolicy
 from services.webhook_endpoints.secrets import SecretBox, new_secret
@@ -118,7 +119,9 @@ async def create_endpoint(
         raise ValidationFailed(problems)
     count = (
         await session.execute(
-            sa.select(sa.func.count()).select_from(WebhookEndpoint).where(*_owned(viewer))
+            sa.select(sa.func.count())
+            .select_from(WebhookEndpoint)
+            .where(in_scope(WebhookEndpoint, viewer))
         )
     ).scalar_one()
     if count >= policy.max_endpoints:
@@ -146,9 +149,9 @@ async def create_endpoint(
 async def get_endpoint(
     session: AsyncSession, viewer: Viewer, endpoint_id: str, *, lock: bool = False
 ) -> WebhookEndpoint | None:
-    stmt = sa.select(WebhookEndpoint).where(col(WebhookEndpoint.id) == endpoint_id, *_owned(viewer))
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+    stmt = scoped(WebhookEndpoint, viewer, col(WebhookEndpoint.id) == endpoint_id)
+    if lock:
+        stmt = locked(stmt)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -164,7 +167,7 @@ async def require_endpoint(
 async def list_endpoints(
     session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None
 ) -> Page[WebhookEndpoint]:
-    stmt = sa.select(WebhookEndpoint).where(*_owned(viewer))
+    stmt = scoped(WebhookEndpoint, viewer)
     return await keyset_page(session, stmt, WebhookEndpoint, first=first, after=after)
 
 
@@ -300,11 +303,7 @@ def new_delivery(
 async def get_delivery_row(
     session: AsyncSession, viewer: Viewer, delivery_id: str
 ) -> WebhookDelivery | None:
-    stmt = sa.select(WebhookDelivery).where(
-        col(WebhookDelivery.id) == delivery_id,
-        col(WebhookDelivery.organization_id) == viewer.organization_id,
-        col(WebhookDelivery.livemode) == viewer.livemode,
-    )
+    stmt = scoped(WebhookDelivery, viewer, col(WebhookDelivery.id) == delivery_id)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
@@ -327,10 +326,7 @@ async def list_deliveries(
     first: int | None,
     after: str | None,
 ) -> Page[DeliveryView]:
-    stmt = sa.select(WebhookDelivery).where(
-        col(WebhookDelivery.organization_id) == viewer.organization_id,
-        col(WebhookDelivery.livemode) == viewer.livemode,
-    )
+    stmt = scoped(WebhookDelivery, viewer)
     if endpoint_id is not None:
         stmt = stmt.where(col(WebhookDelivery.endpoint_id) == endpoint_id)
     if status is not None:
@@ -364,13 +360,6 @@ async def _views(session: AsyncSession, rows: Sequence[WebhookDelivery]) -> list
         DeliveryView(row, endpoints[row.endpoint_id], attempts.get(row.id, []))
         for row in rows
         if row.endpoint_id in endpoints
-    ]
-
-
-def _owned(viewer: Viewer) -> list[Any]:
-    return [
-        col(WebhookEndpoint.organization_id) == viewer.organization_id,
-        col(WebhookEndpoint.livemode) == viewer.livemode,
     ]
 
 
