@@ -11,6 +11,7 @@ only) also admits ``http`` and loopback or private targets.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import SplitResult, urlsplit
@@ -20,6 +21,7 @@ from services.errors import DomainError, ErrorCode
 from services.infra.netguard import is_public_address, parse_address
 
 FIELD = ("input", "url")
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
 RESOLVE_TIMEOUT = 3.0
 
 # (host, port) → the addresses it resolves to, as text.
@@ -58,9 +60,11 @@ def parse_url(url: str, *, allow_private: bool) -> SplitResult:
     if parts.fragment:
         raise UrlRejected("fragments are not allowed")
     try:
-        parts.hostname.encode("idna")
+        ascii_host = parts.hostname.encode("idna").decode()
     except UnicodeError:
         raise UrlRejected("the host name is not valid") from None
+    if parse_address(parts.hostname) is None and not _HOST_NAME.fullmatch(ascii_host):
+        raise UrlRejected("the host name is not valid")
     if not allow_private:
         host = parts.hostname.lower().rstrip(".")
         if host == "localhost" or host.endswith(".localhost"):

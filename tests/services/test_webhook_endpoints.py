@@ -124,6 +124,21 @@ async def test_private_targets_only_with_the_setting() -> None:
         assert await check_url(url, allow_private=True, resolver=unresolvable) == url
 
 
+async def test_loopback_in_disguise_is_refused() -> None:
+    # Numeric forms the system resolver turns into 127.0.0.1 (no DNS involved).
+    for url in (
+        "https://2130706433/x",
+        "https://0x7f000001/x",
+        "https://127.1/x",
+        "https://[::ffff:127.0.0.1]/x",
+        "https://[fe80::1%25eth0]/x",
+        "https://%7a%7a/x",
+        "https://bad%host/x",
+    ):
+        with pytest.raises(UrlRejected):
+            await check_url(url, allow_private=False)
+
+
 async def test_delivery_to_a_name_that_now_resolves_inward_is_refused() -> None:
     transport = WebhookTransport(allow_private=False, resolver=resolving_to("127.0.0.1"))
     try:
