@@ -25,6 +25,13 @@ from models.sandbox import (
     SandboxTransfer,
     SandboxWebhookDelivery,
 )
+from models.webhook_endpoint import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventCursor,
+)
 
 metadata = SQLModel.metadata
 
@@ -56,5 +63,10 @@ __all__ = [
     "SandboxExternalAccount",
     "SandboxTransfer",
     "SandboxWebhookDelivery",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEventCursor",
     "metadata",
 ]

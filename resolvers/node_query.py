@@ -15,6 +15,7 @@ from resolvers.payout_accounts.queries import load_bank_account, load_payout_acc
 from resolvers.payouts.queries import load_payout
 from resolvers.plans.queries import load_plan, load_plan_group
 from resolvers.viewer import load_organization
+from resolvers.webhook_endpoints.queries import load_webhook_delivery, load_webhook_endpoint
 from services.organizations.api_keys import Viewer
 
 NODE_LOADERS: dict[str, NodeLoader] = {
@@ -25,6 +26,8 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "plan": load_plan,
     "plg": load_plan_group,
     "org": load_organization,
+    "we": load_webhook_endpoint,
+    "whd": load_webhook_delivery,
 }
 
 

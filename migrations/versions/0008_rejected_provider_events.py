@@ -1,7 +1,7 @@
 """rejected provider events
 
-Revision ID: 0007r
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-03 08:29:04.676708
 """
 
@@ -14,8 +14,8 @@ import models.base
 from alembic import op
 
 
-revision: str = '0007r'
-down_revision: str | None = '0006'
+revision: str = '0008'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
