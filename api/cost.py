@@ -297,7 +297,9 @@ class QueryCost(SchemaExtension):
         )
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
+        # A subscription is charged once, when it starts: its events carry no cost figures.
+        subscription = self.execution_context.operation_type is OperationType.SUBSCRIPTION
+        if self.cost is None or subscription:
             return {}
         report: dict[str, Any] = {
             "requestedQueryCost": self.cost,

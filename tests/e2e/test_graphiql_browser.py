@@ -155,6 +155,7 @@ async def test_readme_walkthrough_step_by_step(
     assert payout_id, shown
     paid = await response_showing(second, "payout.paid", "PAID")
     assert payout_id.group(1) in paid
+    assert '"cost"' not in paid  # charged once at subscribe, not repeated on every event
     # 7. (stop the running subscription first) A refused subscription shows the server's error,
     # code included, at once.
     await second.locator(".graphiql-execute-button").click()
