@@ -176,6 +176,7 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         print("Created 'Demo Organization'. Its test key (shown once, keep it):", flush=True)
         print(f"    {test_key}", flush=True)
         print(f'In GraphiQL set the header: {{"x-api-key": "{test_key}"}}', flush=True)
+        print('Then follow "Try it in GraphiQL" in README.md.', flush=True)
     else:
         print(
             "Use an existing key, or make one with: .venv/bin/payouts create-org --name NAME",
