@@ -58,6 +58,20 @@ _HTTP_OPERATIONS = {
 }
 
 
+class _OurOriginSetting(logging.Filter):
+    """strawberry's refusal of a WebSocket origin names its own parameter; ours is a setting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "`allowed_origins`" in record.msg:
+            record.msg = record.msg.replace(
+                "`allowed_origins`", "PAYOUTS_CORS_ORIGINS (comma-separated origins)"
+            )
+        return True
+
+
+logging.getLogger("strawberry.ws").addFilter(_OurOriginSetting())
+
+
 class PayoutsGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = PayoutsTransportWSHandler
 
