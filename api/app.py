@@ -14,8 +14,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from api import rest
 from api.auth import Authenticator
 from api.bus import build_event_bus, start_event_bus
 from api.graphiql import ASSETS_PATH, serve_asset
@@ -100,6 +101,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Mount(
+            rest.PREFIX,
+            rest.build(
+                db=db,
+                authenticate=authenticator,
+                rate_limiter=rate_limiter,
+                services=state.services,
+            ),
+        ),
     ]
     if settings.graphiql:
         routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))
