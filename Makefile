@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
 
-.PHONY: install run dev lint fmt typecheck schema schema-check alembic-check test test-sqlite test-postgres check bench clean
+.PHONY: install run dev lint fmt typecheck schema schema-check openapi alembic-check test test-sqlite test-postgres check bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -38,7 +38,11 @@ schema: install
 	$(BIN)/payouts export-schema --output schema.graphql
 
 schema-check: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py tests/api/rest/test_openapi.py
+
+## openapi: regenerate openapi.json (the REST API's document) from the route table
+openapi: install
+	$(BIN)/python -m api.rest --output openapi.json
 
 alembic-check: install
 	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic upgrade head

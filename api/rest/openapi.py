@@ -1,13 +1,11 @@
 """The OpenAPI 3.1 document of ``/api/v1``, generated from the route table and the pydantic
-models the routes use. ``python -m api.rest.openapi --output openapi.json`` writes the committed
-copy; ``tests/api/rest/test_openapi.py`` fails when that copy or the routes drift from it."""
+models the routes use. ``python -m api.rest --output openapi.json`` (``make openapi``) writes the
+committed copy; ``tests/api/rest/test_openapi.py`` fails when that copy or the routes drift from it."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 import typing
 from functools import cache
 from typing import Any
@@ -235,20 +233,3 @@ def document() -> dict[str, Any]:
 
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", help="write here instead of stdout")
-    args = parser.parse_args(argv)
-    text = render(document())
-    if args.output:
-        with open(args.output, "w") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
