@@ -152,7 +152,7 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]], method: str) -> d
     }
     if op.description:
         doc["description"] = op.description
-    if method != op.method:
+    if op.deprecated or method != op.method:
         doc["deprecated"] = True
     if op.body is not None:
         doc["requestBody"] = {

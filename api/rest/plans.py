@@ -3,6 +3,8 @@ GraphQL's ``createPlan`` and ``addPlanToGroup`` call."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.rest import objects
@@ -35,18 +37,22 @@ async def get_plan(session: AsyncSession, call: Call, _: None) -> objects.Plan:
     return objects.Plan.of(row)
 
 
+CREATE_PLAN = Operation(
+    "POST",
+    "/plans",
+    "create-plan",
+    "Create a plan",
+    create_plan,
+    objects.Plan,
+    tag="plans",
+    body=CreatePlanBody,
+    errors=(404, 409, 422),
+)
+
 OPERATIONS = [
-    Operation(
-        "POST",
-        "/plans",
-        "create-plan",
-        "Create a plan",
-        create_plan,
-        objects.Plan,
-        tag="plans",
-        body=CreatePlanBody,
-        errors=(404, 409, 422),
-    ),
+    CREATE_PLAN,
+    # Where API versions before 2026-07-24 (@commet/node 7.x) create plans.
+    replace(CREATE_PLAN, path="/plans/manage", operation_id="create-plan-manage", deprecated=True),
     Operation(
         "GET",
         "/plans/{id}",
