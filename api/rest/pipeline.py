@@ -189,6 +189,8 @@ def _is_empty(raw: bytes) -> bool:
 async def _charge(env: RestEnv, viewer: Viewer, cost: int) -> None:
     if env.rate_limiter is None:
         return
+    # One GraphQL bucket per key; a request never costs more than the bucket can ever hold.
+    cost = min(cost, env.rate_limiter.capacity)
     decision = await env.rate_limiter.take(f"key:{viewer.api_key_id}", cost)
     if not decision.allowed:
         raise errors.rate_limited(max(1, math.ceil(decision.retry_after)))
