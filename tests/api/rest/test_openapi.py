@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import schemathesis
+from schemathesis.core.result import Ok
 from starlette.routing import Mount, Route
 
 from api.app import create_app
@@ -40,7 +41,10 @@ def test_committed_document_matches_the_code() -> None:
 def test_document_describes_exactly_the_served_routes(tmp_path: Path) -> None:
     document = build_document()
     documented = {
-        (path, method) for path, item in document["paths"].items() for method in item if method in METHODS
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
     }
     assert documented == served_operations(tmp_path)
 
@@ -76,7 +80,8 @@ def test_request_bodies_refuse_unknown_fields() -> None:
 
 def test_schemathesis_loads_the_document() -> None:
     schema = schemathesis.openapi.from_dict(json.loads(render(build_document())))
-    operations = [result.ok() for result in schema.get_all_operations()]
+    results = list(schema.get_all_operations())
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) == sum(
         1 for item in build_document()["paths"].values() for m in item if m in METHODS
     )

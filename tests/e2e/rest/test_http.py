@@ -7,7 +7,9 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from services.database import Database
@@ -20,11 +22,11 @@ from tests.support.rest import LEGACY_VERSION, RestClient
 pytestmark = pytest.mark.e2e
 
 
-def error_of(response: object) -> dict[str, object]:
-    body = response.json()  # type: ignore[attr-defined]
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
     assert body["success"] is False, body
     assert set(body["error"]) == {"type", "code", "message", "param", "details", "doc_url"}
-    error: dict[str, object] = body["error"]
+    error: dict[str, Any] = body["error"]
     return error
 
 
@@ -98,13 +100,13 @@ async def test_malformed_bodies_are_refused_by_field(
     assert response.status_code == (400 if code == "invalid_json" else 422)
     if field is not None:
         assert error["param"] == field
-        assert error["details"] and error["details"][0]["field"] == field  # type: ignore[index]
+        assert error["details"] and error["details"][0]["field"] == field
 
 
 async def test_nested_problems_are_reported_with_dotted_paths(
     server: LiveServer, org: TestOrg
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "email": "not-an-email",
         "businessType": "individual",
         "businessUrl": "https://ada.example.com",
@@ -120,11 +122,11 @@ async def test_nested_problems_are_reported_with_dotted_paths(
     }
     async with RestClient(server, org.test_key) as rest:
         shape = await rest.request("POST", "/payouts/verification", json=body)
-        del body["bank"]["iban"]  # type: ignore[attr-defined]
-        body["individual"]["address"]["country"] = "XX"  # type: ignore[index]
+        del body["bank"]["iban"]
+        body["individual"]["address"]["country"] = "XX"
         rules = await rest.request("POST", "/payouts/verification", json=body)
-    assert [d["field"] for d in error_of(shape)["details"]] == ["bank.iban"]  # type: ignore[union-attr]
-    fields = {d["field"] for d in error_of(rules)["details"]}  # type: ignore[union-attr]
+    assert [d["field"] for d in error_of(shape)["details"]] == ["bank.iban"]
+    fields = {d["field"] for d in error_of(rules)["details"]}
     assert fields == {"email", "individual.address.country"}
 
 
