@@ -30,8 +30,8 @@ async def _until_paid(subscriber: Subscriber, payout_id: str) -> list[dict[str, 
     async with asyncio.timeout(30):
         while True:
             events = await subscriber.wait_for(len(subscriber.received) + 1)
-            mine = [e for e in events if e["payout"]["id"] == payout_id]  # type: ignore[index]
-            if any(e["payout"]["status"] == "PAID" for e in mine):  # type: ignore[index]
+            mine = [e for e in events if e["payout"]["id"] == payout_id]
+            if any(e["payout"]["status"] == "PAID" for e in mine):
                 return mine
 
 
@@ -55,8 +55,8 @@ async def test_rest_payout_is_shown_by_graphql_and_pushed_live(
             await balance_live.close()
     types = [e["type"] for e in events]
     assert types[0] == "payout.created" and types[-1] == "payout.paid", types
-    assert all(e["payout"]["amount"] == 15_000 for e in events)  # type: ignore[index]
-    assert any(b["balance"]["inTransit"] == 15_000 for b in balances)  # type: ignore[index]
+    assert all(e["payout"]["amount"] == 15_000 for e in events)
+    assert any(b["balance"]["inTransit"] == 15_000 for b in balances)
     async with GraphQLClient(server.graphql_url, org.test_key) as gql:
         shown = await payout(gql, created.id)
         listed = (await gql.data(PAYOUTS))["payouts"]["edges"]

@@ -89,7 +89,7 @@ def build_call(op: Operation, method: str, values: dict[str, str]) -> RestCall:
         path = path.replace(f"{{{name}}}", values[f"path:{name}"])
     body = None
     if op.body is not None:
-        body = {}
+        body: dict[str, Any] = {}
         for name, value in BODIES[op.operation_id].items():
             if name == "code":
                 body[name] = f"iso_{uuid.uuid4().hex[:8]}"
