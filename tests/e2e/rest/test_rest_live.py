@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.e2e
 PAYOUTS = "{ payouts(first: 5) { edges { node { id amount status description } } } }"
 
 
-async def _until_paid(subscriber: Subscriber, payout_id: str) -> list[dict[str, object]]:
+async def _until_paid(subscriber: Subscriber, payout_id: str) -> list[dict[str, Any]]:
     async with asyncio.timeout(30):
         while True:
             events = await subscriber.wait_for(len(subscriber.received) + 1)

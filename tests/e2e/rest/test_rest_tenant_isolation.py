@@ -87,9 +87,9 @@ def build_call(op: Operation, method: str, values: dict[str, str]) -> RestCall:
     path = op.path
     for name in re.findall(r"{(\w+)}", op.path):
         path = path.replace(f"{{{name}}}", values[f"path:{name}"])
-    body = None
+    body: dict[str, Any] | None = None
     if op.body is not None:
-        body: dict[str, Any] = {}
+        body = {}
         for name, value in BODIES[op.operation_id].items():
             if name == "code":
                 body[name] = f"iso_{uuid.uuid4().hex[:8]}"
