@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api import rest
 from api.auth import Authenticator
@@ -101,14 +101,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Mount(
-            rest.PREFIX,
-            rest.build(
-                db=db,
-                authenticate=authenticator,
-                rate_limiter=rate_limiter,
-                services=state.services,
-            ),
+        rest.mount(
+            db=db,
+            authenticate=authenticator,
+            rate_limiter=rate_limiter,
+            services=state.services,
         ),
     ]
     if settings.graphiql:

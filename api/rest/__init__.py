@@ -3,10 +3,11 @@ services, Authenticator, rate limiter, idempotency store and transactions as Gra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from api.rest.openapi import document
 from api.rest.pipeline import RestEnv
@@ -17,13 +18,22 @@ from services.database import Database
 PREFIX = "/api/v1"
 
 
-def build(
+class RestMount(Mount):
+    """Routes every path under the prefix here, even one holding a line break (``%0A``), so
+    it is answered in the platform's envelope (Mount's own pattern stops at line breaks)."""
+
+    def __init__(self, path: str, app: Any) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
+
+
+def mount(
     *,
     db: Database,
     authenticate: Callable[[str | None], Awaitable[Viewer | None]],
     rate_limiter: Any,
     services: Mapping[str, Any],
-) -> Starlette:
+) -> Mount:
     env = RestEnv(
         db=db,
         authenticate=authenticate,
@@ -31,4 +41,4 @@ def build(
         secret_key=str(services["settings"].secret_key),
         services=services,
     )
-    return build_app(env, document)
+    return RestMount(PREFIX, build_app(env, document))

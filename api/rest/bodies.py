@@ -3,7 +3,8 @@
 
 These models check the wire shape only (names, JSON types, required fields, enums, unknown
 fields refused); every business rule (minimum amount, formats, ...) stays in ``services/``,
-shared with GraphQL. ``service_input`` turns a body into the dict the service validates.
+shared with GraphQL: ``documented`` puts a service's limit in the OpenAPI document without
+checking it a second time here. ``service_input`` turns a body into the dict the service validates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.rest.wire import Body, SafeInt, Text
+from models.plan import PLAN_CODE_MAX_LENGTH
 from services.pagination import MAX_PAGE_SIZE
+from services.payouts import MAX_DESCRIPTION, MIN_PAYOUT
 
 DEFAULT_LIMIT = 25  # the platform's default page size
 
@@ -38,9 +41,19 @@ def _upper_enums(value: Any) -> Any:
 AccountType = Literal["checking", "savings"]
 
 
+def documented(**schema: Any) -> dict[str, Any]:
+    """For ``json_schema_extra``: what a service enforces, shown in the document."""
+    return schema
+
+
 class RequestPayoutBody(Body):
-    amount: SafeInt = Field(description="Cents (USD), at least 1000.")
-    description: Text | None = Field(default=None, description="At most 500 characters.")
+    amount: SafeInt = Field(
+        description="Cents, of the organization's payout currency.",
+        json_schema_extra=documented(minimum=MIN_PAYOUT),
+    )
+    description: Text | None = Field(
+        default=None, json_schema_extra=documented(maxLength=MAX_DESCRIPTION)
+    )
 
 
 class AddBankAccountBody(Body):
@@ -132,7 +145,10 @@ class ReorderPlansBody(Body):
 
 class CreatePlanBody(Body):
     name: Text
-    code: Text = Field(description="Unique per organization and mode; ^[a-z0-9_]+$.")
+    code: Text = Field(
+        description="Unique per organization and mode.",
+        json_schema_extra=documented(pattern="^[a-z0-9_]+$", maxLength=PLAN_CODE_MAX_LENGTH),
+    )
     currencies: list[Text] | None = Field(
         default=None,
         description="ISO 4217 codes the plan is priced in; the organization's currency when "

@@ -90,7 +90,7 @@ def _error_statuses(op: Operation) -> list[int]:
     if op.query is not None:
         statuses.add(422)
     if op.writes:
-        statuses.add(409)  # idempotency key conflicts
+        statuses |= {409, 422}  # idempotency key conflicts, a malformed key
     return sorted(statuses)
 
 

@@ -281,3 +281,11 @@ async def test_concurrent_retries_make_one_payout_or_wait(server: LiveServer, or
     assert set(waits) <= {"idempotency_in_progress"}
     async with GraphQLClient(server.graphql_url, org.test_key) as gql:
         assert (await balance(gql))["available"] == 15_000
+
+
+async def test_paths_with_line_breaks_get_the_envelope(server: LiveServer, org: TestOrg) -> None:
+    async with RestClient(server, org.test_key) as rest:
+        response = await rest.request("PATCH", "/plan-groups/a%0Ab", json={})
+        nowhere = await rest.request("GET", "/no%0Awhere")
+    assert response.status_code == 404 and error_of(response)["code"] == "plan_group_not_found"
+    assert nowhere.status_code == 404 and error_of(nowhere)["code"] == "not_found"
