@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import key_from_headers
+from api.logging import request_log_context
 from api.middleware import request_id_of
 from api.rest import errors
 from api.rest.errors import RestError
@@ -130,9 +131,14 @@ def error_response(error: RestError) -> Response:
 
 
 async def _serve(request: Request, operation: Operation, env: RestEnv) -> Response:
+    log_context = request_log_context.get()
+    if log_context is not None:  # the access log line names the operation
+        log_context.operation = operation.operation_id
     viewer = await env.authenticate(key_from_headers(request.headers))
     if viewer is None:
         raise errors.unauthorized()
+    if log_context is not None:
+        log_context.organization_id = viewer.organization_id
     call = Call(
         request=request,
         env=env,

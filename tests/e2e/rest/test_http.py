@@ -4,6 +4,7 @@ bad request, versions, idempotency details and the rate limit shared with GraphQ
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,3 +290,18 @@ async def test_paths_with_line_breaks_get_the_envelope(server: LiveServer, org: 
         nowhere = await rest.request("GET", "/no%0Awhere")
     assert response.status_code == 404 and error_of(response)["code"] == "plan_group_not_found"
     assert nowhere.status_code == 404 and error_of(nowhere)["code"] == "not_found"
+
+
+async def test_access_log_names_the_operation(server: LiveServer, org: TestOrg) -> None:
+    async with RestClient(server, org.test_key) as rest:
+        response = await rest.request("POST", "/plan-groups", json={"name": "Logged"})
+    request_id = response.headers["x-request-id"]
+    for _ in range(50):
+        lines = [json.loads(line) for line in server.log_text().splitlines() if request_id in line]
+        access = [line for line in lines if line.get("route") == "/api/v1"]
+        if access:
+            break
+        await asyncio.sleep(0.1)
+    assert access, lines
+    assert access[0]["operation"] == "create-plan-group"
+    assert access[0]["organization_id"] == org.id
