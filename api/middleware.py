@@ -58,7 +58,7 @@ class BodyLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send)
+            await _too_large(send, scope)
             return
         received = 0
         limit = self.max_bytes
@@ -69,23 +69,32 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
             return message
 
         try:
             await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send)
+        except BodyTooLarge:
+            await _too_large(send, scope)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` past the cap (an app may answer 413 itself, as /api/v1 does)."""
 
 
-async def _too_large(send: Send) -> None:
-    body = (
-        b'{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}'
-    )
+_TOO_LARGE_GRAPHQL = (
+    b'{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}'
+)
+# The REST API's error envelope (api/rest/errors.py ``too_large``).
+_TOO_LARGE_REST = (
+    b'{"success":false,"error":{"type":"validation_error","code":"request_too_large",'
+    b'"message":"request body too large","param":null,"details":null,"doc_url":null}}'
+)
+
+
+async def _too_large(send: Send, scope: Scope) -> None:
+    rest = str(scope.get("path", "")).startswith("/api/v1/")
+    body = _TOO_LARGE_REST if rest else _TOO_LARGE_GRAPHQL
     await send(
         {
             "type": "http.response.start",

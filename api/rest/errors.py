@@ -102,6 +102,10 @@ def invalid_json() -> RestError:
     return RestError(400, "validation_error", "invalid_json", "The request body is not valid JSON.")
 
 
+def too_large() -> RestError:
+    return RestError(413, "validation_error", "request_too_large", "request body too large")
+
+
 def not_found(message: str = "No such endpoint.") -> RestError:
     return RestError(404, "not_found_error", "not_found", message)
 

@@ -33,6 +33,7 @@ ERROR_DESCRIPTIONS = {
     404: "No such object in this organization and mode",
     409: "Conflicts with the current state, or an idempotency key conflict",
     422: "Validation failed; `details` lists each field",
+    413: "Request body too large",
     429: "Rate limited; retry after `Retry-After` seconds",
     500: "Internal error; quote the x-request-id",
     502: "The payout provider refused the request",
@@ -86,7 +87,7 @@ def _success(op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
 def _error_statuses(op: Operation) -> list[int]:
     statuses = {401, 429, 500, *op.errors}
     if op.body is not None:
-        statuses |= {400, 422}
+        statuses |= {400, 413, 422}
     if op.query is not None:
         statuses.add(422)
     if op.writes:

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from api.auth import key_from_headers
 from api.logging import request_log_context
-from api.middleware import request_id_of
+from api.middleware import BodyTooLarge, request_id_of
 from api.rest import errors
 from api.rest.errors import RestError
 from api.rest.versions import HEADER as VERSION_HEADER
@@ -115,6 +115,8 @@ async def serve(request: Request, operation: Operation, env: RestEnv) -> Respons
         return await _serve(request, operation, env)
     except RestError as error:
         return error_response(error)
+    except BodyTooLarge:  # the body-counting middleware stopped reading it
+        return error_response(errors.too_large())
     except Exception:
         request_id = request_id_of(request.scope)
         log.exception(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -305,3 +305,18 @@ async def test_access_log_names_the_operation(server: LiveServer, org: TestOrg) 
     assert access, lines
     assert access[0]["operation"] == "create-plan-group"
     assert access[0]["organization_id"] == org.id
+
+
+async def test_too_large_bodies_get_413_in_the_envelope(server: LiveServer, org: TestOrg) -> None:
+    big = b'{"name": "' + b"x" * 200_000 + b'"}'
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 16_384):
+            yield big[start : start + 16_384]
+
+    async with RestClient(server, org.test_key) as rest:
+        declared = await rest.request("POST", "/plan-groups", content=big)
+        streamed = await rest.request("POST", "/plan-groups", content=chunks())
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert error_of(response)["code"] == "request_too_large"
