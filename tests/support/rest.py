@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from commet import AsyncCommet
+from commet import AsyncCommet, Commet
 
 from tests.support.live_server import ROOT, LiveServer
 from tests.support.sensitive import remember_sensitive_fields
@@ -113,3 +113,10 @@ def kyc_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def sync_python_sdk(server: LiveServer, key: str, **options: Any) -> Commet:
+    """The blocking client (use it from a thread in async tests); close it when done."""
+    client = Commet(key, retries=options.pop("retries", 0), telemetry=False, **options)
+    client._http._client.base_url = httpx.URL(rest_url(server))
+    return client

@@ -196,3 +196,17 @@ async def test_complete_verification_without_kyc_data(server: LiveServer, org: T
     assert existing["status"] == "verified" and existing["transfers_enabled"] is True
     assert existing["object"] == "payout_account"
     assert "business_type" not in existing and "already_exists" not in existing
+
+
+async def test_live_mode_without_a_live_provider(server: LiveServer, org: TestOrg) -> None:
+    async with python_sdk(server, org.live_key) as sdk:
+        with pytest.raises(CommetAPIError) as payout_refused:
+            await sdk.payouts.request(amount=5_000)
+    async with RestClient(server, org.live_key) as rest:
+        verification = await rest.request("POST", "/payouts/verification", json=kyc_body())
+    assert (payout_refused.value.status_code, payout_refused.value.code) == (
+        409,
+        "provider_not_configured",
+    )
+    assert verification.status_code == 409
+    assert verification.json()["error"]["code"] == "provider_not_configured"

@@ -3,6 +3,7 @@ the ``plans`` methods they need), success and error paths, typed results and exc
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ from commet.types import (
 
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg
-from tests.support.rest import RestClient, python_sdk
+from tests.support.rest import RestClient, python_sdk, sync_python_sdk
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +207,22 @@ async def test_retried_create_with_one_key_makes_one_group(
         listed = await sdk.plan_groups.list(limit=100)
     assert again.id == first.id
     assert [g.id for g in listed.data if g.name == "Once"] == [first.id]
+
+
+async def test_the_blocking_client_works_the_same(server: LiveServer, org: TestOrg) -> None:
+    def scenario() -> tuple[PlanGroupDetail, PlanGroupsListResult, DeletedObject]:
+        with sync_python_sdk(server, org.test_key) as sdk:
+            group = sdk.plan_groups.create(name="Blocking")
+            plan = sdk.plans.create(name="Basic", code=f"sync_{uuid.uuid4().hex[:6]}")
+            sdk.plan_groups.add_plan(group.id, plan_id=plan.id)
+            sdk.plan_groups.reorder_plans(group.id, plan_ids=[plan.id])
+            sdk.plan_groups.update(group.id, description="sync")
+            detail = sdk.plan_groups.get(group.id)
+            sdk.plan_groups.remove_plan(group.id, plan.id)
+            listed = sdk.plan_groups.list(limit=1)
+            return detail, listed, sdk.plan_groups.delete(group.id)
+
+    detail, listed, deleted = await asyncio.to_thread(scenario)
+    assert (detail.name, detail.description, len(detail.plans)) == ("Blocking", "sync", 1)
+    assert isinstance(listed, PlanGroupsListResult) and len(listed.data) == 1
+    assert deleted.deleted is True
