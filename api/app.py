@@ -24,6 +24,7 @@ from api.graphql_view import PayoutsGraphQL
 from api.jobs import payout_policy, start_payout_jobs
 from api.lean_pool import LeanPool
 from api.logging import configure_logging
+from api.loop_lag import start_loop_lag_monitor
 from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs]
+STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
 
 
 class AppState:

@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 from graphql import (
     BREAK,
     DocumentNode,
-    ExecutionResult,
     GraphQLError,
     StringValueNode,
     Visitor,
@@ -79,11 +78,14 @@ class RejectNulCharacters(SchemaExtension):
     name, id, key or URL needs it; refusing it at the edge keeps SQLite and PostgreSQL alike.
     """
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Before ``GatedValidation`` (which skips a document already refused): cheap, bounded.
         context = self.execution_context
-        if _holds_nul(context.variables) or _document_holds_nul(context.graphql_document):
+        if context.pre_execution_errors is None and (
+            _holds_nul(context.variables) or _document_holds_nul(context.graphql_document)
+        ):
             error = GraphQLError(NUL_MESSAGE, extensions={"code": "BAD_USER_INPUT"})
-            context.result = ExecutionResult(data=None, errors=[error])
+            context.pre_execution_errors = [error]
         yield
 
 

@@ -8,20 +8,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.cost import QueryCost
+from api.document_gate import DocumentLimits, GatedValidation
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser, RejectNulCharacters
@@ -85,29 +78,27 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         ErrorShaping,
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         factory(CachedParser, maxsize=settings.parser_cache_size),
-        factory(AddValidationRules, _limit_rules(settings)),
-        factory(ValidationCache, maxsize=settings.validation_cache_size),
+        RejectNulCharacters,
+        factory(GatedValidation, _document_limits(settings), settings.validation_cache_size),
         OperationObserver,
         factory(
             QueryCost,
             max_cost=settings.max_query_cost,
             default_page_size=settings.cost_default_page_size,
         ),
-        RejectNulCharacters,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return extensions
 
 
-def _limit_rules(settings: Settings) -> list[Any]:
-    """Depth and alias rule classes, made once. The validation cache is keyed by the rule
-    classes; ``QueryDepthLimiter``/``MaxAliasesLimiter`` used as per-request factories make new
-    classes on every request, so nothing was ever served from the cache."""
-    return [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
-    ]
+def _document_limits(settings: Settings) -> DocumentLimits:
+    return DocumentLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_fields=settings.max_query_fields,
+        max_comparisons=settings.max_query_comparisons,
+    )
 
 
 def export_sdl(schema: strawberry.Schema | None = None) -> str:

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_tokens: int = 2000
     max_query_aliases: int = 30
+    # Selections once fragments are inlined, and comparisons of same-name selections that
+    # validation makes one by one: both bound the work done before a key is checked.
+    max_query_fields: int = Field(default=2000, ge=1)
+    max_query_comparisons: int = Field(default=1000, ge=0)
     max_query_bytes: int = 100_000
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20

@@ -1,0 +1,87 @@
+"""Validation behind two cheap gates: the document's bounds, then the caller's key.
+
+Every step before execution is bounded by the document's size: the bounds are measured in one
+memoized pass (``api/document_bounds.py``), and only a document within them reaches
+graphql-core's validation (cached per document and rule set). A caller without a valid key may
+validate introspection only; anything else is refused before validation, so an anonymous
+client cannot make the server validate expensive documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from api.document_bounds import Bounds, measure
+from api.extensions import DocumentMemo
+from resolvers.errors import unauthenticated
+
+_BOUNDS: DocumentMemo[Bounds] = DocumentMemo()
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLimits:
+    max_depth: int
+    max_aliases: int
+    max_fields: int
+    max_comparisons: int
+
+    def error(self, bounds: Bounds, operation_name: str | None) -> GraphQLError | None:
+        def too_complex(message: str) -> GraphQLError:
+            return GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX"})
+
+        if bounds.depth > self.max_depth:
+            name = operation_name or "anonymous"
+            return too_complex(f"'{name}' exceeds maximum operation depth of {self.max_depth}")
+        if bounds.aliases > self.max_aliases:
+            return too_complex(f"{bounds.aliases} aliases found. Allowed: {self.max_aliases}")
+        if bounds.fields > self.max_fields:
+            return too_complex(
+                f"The document expands to more than {self.max_fields} selections "
+                "once its fragments are inlined."
+            )
+        if bounds.comparisons > self.max_comparisons:
+            return too_complex(
+                "The document repeats response names too often "
+                f"({bounds.comparisons} comparisons of same-name selections; "
+                f"allowed: {self.max_comparisons})."
+            )
+        return None
+
+
+@cache
+def _cached_validate(maxsize: int) -> Callable[..., list[GraphQLError]]:
+    return lru_cache(maxsize=maxsize)(validate_document)
+
+
+class GatedValidation(SchemaExtension):
+    """Replaces strawberry's depth/alias limiters and ``ValidationCache`` (see module doc)."""
+
+    def __init__(self, limits: DocumentLimits, maxsize: int = 512) -> None:
+        self.limits = limits
+        self.validate = _cached_validate(maxsize)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if context.pre_execution_errors is None and document is not None:
+            bounds = _BOUNDS.get(document, None, lambda: measure(document))
+            error = self.limits.error(bounds, context.operation_name)
+            if error is None and not bounds.introspection_only and not _has_viewer(context):
+                error = unauthenticated()
+            context.pre_execution_errors = (
+                [error]
+                if error is not None
+                else self.validate(context.schema._schema, document, context.validation_rules)
+            )
+        yield
+
+
+def _has_viewer(execution_context: Any) -> bool:
+    return getattr(execution_context.context, "viewer", None) is not None
