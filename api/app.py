@@ -101,12 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        rest.mount(
-            db=db,
-            authenticate=authenticator,
-            rate_limiter=rate_limiter,
-            services=state.services,
-        ),
+        rest.mount(services=state.services, authenticate=authenticator, rate_limiter=rate_limiter),
     ]
     if settings.graphiql:
         routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))

@@ -4,16 +4,17 @@ services, Authenticator, rate limiter, idempotency store and transactions as Gra
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.routing import Mount
 
+from api.rate_limit import RateLimiter
 from api.rest.openapi import document
 from api.rest.pipeline import RestEnv
 from api.rest.routes import build_app
-from services.api_keys import Viewer
-from services.database import Database
+from services.app_services import AppServices
+from services.organizations.api_keys import Viewer
 
 PREFIX = "/api/v1"
 
@@ -29,16 +30,9 @@ class RestMount(Mount):
 
 def mount(
     *,
-    db: Database,
+    services: AppServices,
     authenticate: Callable[[str | None], Awaitable[Viewer | None]],
-    rate_limiter: Any,
-    services: Mapping[str, Any],
+    rate_limiter: RateLimiter | None,
 ) -> Mount:
-    env = RestEnv(
-        db=db,
-        authenticate=authenticate,
-        rate_limiter=rate_limiter,
-        secret_key=str(services["settings"].secret_key),
-        services=services,
-    )
+    env = RestEnv(app=services, authenticate=authenticate, rate_limiter=rate_limiter)
     return RestMount(PREFIX, build_app(env, document))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.rest.wire import Body, SafeInt, Text
 from models.plan import PLAN_CODE_MAX_LENGTH
 from services.pagination import MAX_PAGE_SIZE
-from services.payouts import MAX_DESCRIPTION, MIN_PAYOUT
+from services.payouts.service import MAX_DESCRIPTION, MIN_PAYOUT
 
 DEFAULT_LIMIT = 25  # the platform's default page size
 

@@ -14,7 +14,7 @@ from models.payout import Payout as PayoutRow
 from models.payout_account import BankAccount as BankAccountRow
 from models.payout_account import PayoutAccount as PayoutAccountRow
 from models.plan import Plan as PlanRow
-from services.plans import GroupWithPlans
+from services.plans.service import GroupWithPlans
 
 PayoutStatus = Literal["pending", "in_transit", "paid", "failed", "canceled"]
 

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from api.rest import objects
 from api.rest.bodies import (
     AddBankAccountBody,
@@ -13,95 +11,57 @@ from api.rest.bodies import (
     service_input,
 )
 from api.rest.pipeline import Call, Operation
-from providers.base import ProviderNotConfigured
-from providers.registry import ProviderRegistry
-from services import bank_accounts, payout_accounts, payouts, reconciler
-from services.database import after_commit
-from services.documents import DocumentFetcher
-from services.errors import DomainError
-from services.payouts import PayoutPolicy
-
-_DEFAULT_FETCHER = DocumentFetcher()
+from services.infra.database import Session
+from services.payout_accounts import bank_accounts
+from services.payout_accounts import service as payout_accounts
+from services.payouts import actions
 
 
-def _registry(call: Call) -> ProviderRegistry:
-    registry: ProviderRegistry = call.services["providers"]
-    return registry
-
-
-def _provider_name(registry: ProviderRegistry, livemode: bool) -> str:
-    try:
-        return registry.for_mode(livemode).name
-    except ProviderNotConfigured as exc:
-        raise DomainError("PROVIDER_NOT_CONFIGURED", str(exc)) from exc
-
-
-async def request_payout(session: AsyncSession, call: Call, _: None) -> objects.Payout:
+async def request_payout(session: Session, call: Call, _: None) -> objects.Payout:
     body: RequestPayoutBody = call.body
-    viewer = call.viewer
-    registry = _registry(call)
-    policy: PayoutPolicy = call.services["payout_policy"]
-    payout = await payouts.request_payout(
-        session,
-        organization_id=viewer.organization_id,
-        livemode=viewer.livemode,
-        currency=viewer.currency,
-        amount=body.amount,
-        description=body.description,
-        provider=_provider_name(registry, viewer.livemode),
-        policy=policy,
-    )
-    result = objects.Payout.of(payout)
+    result: objects.Payout | None = None
 
     def show_transfer(transfer_id: str) -> None:
-        result.provider_transfer_id = transfer_id
+        if result is not None:
+            result.provider_transfer_id = transfer_id
 
-    after_commit(
+    payout = await actions.request(
         session,
-        reconciler.after_request(call.env.db, registry, policy, payout.id, show_transfer),
+        call.app,
+        call.viewer,
+        amount=body.amount,
+        description=body.description,
+        on_accepted=show_transfer,
     )
+    result = objects.Payout.of(payout)
     return result
 
 
 async def prepare_bank_account(call: Call) -> bank_accounts.PreparedBankAccount:
-    return await bank_accounts.prepare_add(
-        call.env.db, _registry(call), call.env.secret_key, call.viewer, service_input(call.body)
-    )
+    return await bank_accounts.prepare_add(call.app, call.viewer, service_input(call.body))
 
 
 async def add_bank_account(
-    session: AsyncSession, call: Call, prepared: bank_accounts.PreparedBankAccount
+    session: Session, call: Call, prepared: bank_accounts.PreparedBankAccount
 ) -> objects.PayoutBankAccount:
     row = await bank_accounts.add_bank_account(session, call.viewer, prepared)
     return objects.PayoutBankAccount.of(row)
 
 
-def _fetcher(call: Call) -> DocumentFetcher:
-    fetcher = call.services.get("document_fetcher")
-    return fetcher if isinstance(fetcher, DocumentFetcher) else _DEFAULT_FETCHER
-
-
 async def prepare_verification(call: Call) -> payout_accounts.PreparedVerification | None:
+    viewer = call.viewer
     if call.body is None:
         # SDKs from 2026-08 send no KYC data (the platform moved KYC to its dashboard): an
         # empty body asks for the existing account; without one, the full payload is needed.
-        async with call.env.db.read() as session:
-            if await payout_accounts.find_account(
-                session, call.viewer.organization_id, call.viewer.livemode
-            ):
+        async with call.app.database.read() as session:
+            if await payout_accounts.find_account(session, viewer.organization_id, viewer.livemode):
                 return None
-    return await payout_accounts.prepare_verification(
-        call.env.db,
-        _registry(call),
-        _fetcher(call),
-        call.env.secret_key,
-        call.viewer,
-        service_input(call.body) if call.body is not None else {},
-    )
+    data = service_input(call.body) if call.body is not None else {}
+    return await payout_accounts.prepare_verification(call.app, viewer, data)
 
 
 async def complete_verification(
-    session: AsyncSession, call: Call, prepared: payout_accounts.PreparedVerification | None
+    session: Session, call: Call, prepared: payout_accounts.PreparedVerification | None
 ) -> objects.PayoutAccount:
     if prepared is None:
         row = await payout_accounts.require_account(session, call.viewer)

@@ -19,21 +19,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import key_from_headers
 from api.logging import request_log_context
 from api.middleware import BodyTooLarge, request_id_of
+from api.rate_limit import RateLimiter
 from api.rest import errors
 from api.rest.errors import RestError
 from api.rest.versions import HEADER as VERSION_HEADER
 from api.rest.versions import ApiVersion, resolve
 from api.rest.wire import envelope, json_response
 from services import idempotency
-from services.api_keys import Viewer
+from services.app_services import AppServices
 from services.errors import DomainError
+from services.infra.database import Database, Session
+from services.organizations.api_keys import Viewer
 
 log = logging.getLogger("payouts.rest")
 
@@ -42,13 +44,16 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 @dataclass
 class RestEnv:
-    """What the handlers need from the app (built once, in ``api.rest.build``)."""
+    """What the handlers need from the app (built once, in ``api.rest.mount``): the services
+    GraphQL hands its resolvers, its Authenticator and its rate limiter."""
 
-    db: Any
+    app: AppServices
     authenticate: Callable[[str | None], Awaitable[Viewer | None]]
-    rate_limiter: Any
-    secret_key: str
-    services: Mapping[str, Any]
+    rate_limiter: RateLimiter | None
+
+    @property
+    def db(self) -> Database:
+        return self.app.database
 
 
 @dataclass
@@ -62,12 +67,12 @@ class Call:
     body: Any = None
 
     @property
-    def services(self) -> Mapping[str, Any]:
-        return self.env.services
+    def app(self) -> AppServices:
+        return self.env.app
 
 
 Prepare = Callable[[Call], Awaitable[Any]]
-Action = Callable[[AsyncSession, Call, Any], Awaitable[Any]]
+Action = Callable[[Session, Call, Any], Awaitable[Any]]
 
 
 def single_cost(call: Call) -> int:
@@ -204,7 +209,7 @@ async def _charge(env: RestEnv, viewer: Viewer, cost: int) -> None:
         raise errors.rate_limited(max(1, math.ceil(decision.retry_after)))
 
 
-async def _run(operation: Operation, session: AsyncSession, call: Call, prepared: Any) -> Any:
+async def _run(operation: Operation, session: Session, call: Call, prepared: Any) -> Any:
     try:
         return await operation.action(session, call, prepared)
     except DomainError as error:
@@ -242,7 +247,7 @@ async def _execute(operation: Operation, call: Call, scope: idempotency.Scope | 
         raise
 
 
-async def _remember_failure(db: Any, scope: idempotency.Scope, error: RestError) -> None:
+async def _remember_failure(db: Database, scope: idempotency.Scope, error: RestError) -> None:
     # Malformed input never "executed": free the key so a corrected request can use it.
     if error.code in ("validation_error", "invalid_json"):
         await idempotency.release(db, scope)
@@ -259,7 +264,7 @@ async def _idempotent(operation: Operation, call: Call, key: str) -> Response:
         "path": call.path,
         "body": call.body.model_dump(mode="json", exclude_unset=True) if call.body else None,
     }
-    fingerprint = idempotency.fingerprint(call.env.secret_key, name, request)
+    fingerprint = idempotency.fingerprint(call.app.secret_key, name, request)
     try:
         stored = await idempotency.claim(call.env.db, scope, name, fingerprint)
     except DomainError as error:

@@ -3,8 +3,6 @@ mutations and queries call."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from api.rest import objects
 from api.rest.bodies import (
     AddPlanToGroupBody,
@@ -15,15 +13,17 @@ from api.rest.bodies import (
 )
 from api.rest.pipeline import Call, Operation, list_cost
 from api.rest.wire import ListObject
-from services import plan_groups, plans
 from services.errors import NotFound
+from services.infra.database import Session
 from services.pagination import encode_cursor
+from services.plans import groups as plan_groups
+from services.plans import service as plans
 
 # The group is the path's ``{id}``; services name it ``planGroupId``.
 GROUP_IN_PATH = {"planGroupId": "id"}
 
 
-async def create_group(session: AsyncSession, call: Call, _: None) -> objects.PlanGroup:
+async def create_group(session: Session, call: Call, _: None) -> objects.PlanGroup:
     body: CreatePlanGroupBody = call.body
     data = await plan_groups.create_plan_group(
         session,
@@ -35,7 +35,7 @@ async def create_group(session: AsyncSession, call: Call, _: None) -> objects.Pl
     return objects.PlanGroup.of(data)
 
 
-async def list_groups(session: AsyncSession, call: Call, _: None) -> ListObject[objects.PlanGroup]:
+async def list_groups(session: Session, call: Call, _: None) -> ListObject[objects.PlanGroup]:
     query: ListQuery = call.query
     page = await plans.list_plan_groups(session, call.viewer, first=query.limit, after=query.cursor)
     last = page.rows[-1] if page.rows else None
@@ -48,14 +48,14 @@ async def list_groups(session: AsyncSession, call: Call, _: None) -> ListObject[
     )
 
 
-async def get_group(session: AsyncSession, call: Call, _: None) -> objects.PlanGroupDetail:
+async def get_group(session: Session, call: Call, _: None) -> objects.PlanGroupDetail:
     data = await plans.get_plan_group(session, call.viewer, call.path["id"])
     if data is None:
         raise NotFound("plan group", ["planGroupId"])
     return objects.PlanGroupDetail.of(data)
 
 
-async def update_group(session: AsyncSession, call: Call, _: None) -> objects.PlanGroup:
+async def update_group(session: Session, call: Call, _: None) -> objects.PlanGroup:
     body: UpdatePlanGroupBody = call.body
     description = body.description
     if "description" in body.model_fields_set and description is None:
@@ -71,13 +71,13 @@ async def update_group(session: AsyncSession, call: Call, _: None) -> objects.Pl
     return objects.PlanGroup.of(data)
 
 
-async def delete_group(session: AsyncSession, call: Call, _: None) -> objects.DeletedObject:
+async def delete_group(session: Session, call: Call, _: None) -> objects.DeletedObject:
     group_id = call.path["id"]
     await plan_groups.delete_plan_group(session, call.viewer, group_id)
     return objects.DeletedObject(id=group_id, object="plan_group", livemode=call.viewer.livemode)
 
 
-async def add_plan(session: AsyncSession, call: Call, _: None) -> objects.AddedPlanToGroup:
+async def add_plan(session: Session, call: Call, _: None) -> objects.AddedPlanToGroup:
     body: AddPlanToGroupBody = call.body
     await plan_groups.add_plan_to_group(
         session, call.viewer, call.path["id"], body.plan_id, body.sort_order
@@ -88,7 +88,7 @@ async def add_plan(session: AsyncSession, call: Call, _: None) -> objects.AddedP
     )
 
 
-async def remove_plan(session: AsyncSession, call: Call, _: None) -> objects.RemovedPlanFromGroup:
+async def remove_plan(session: Session, call: Call, _: None) -> objects.RemovedPlanFromGroup:
     plan_id = call.path["planId"]
     await plan_groups.remove_plan_from_group(session, call.viewer, call.path["id"], plan_id)
     return objects.RemovedPlanFromGroup(
@@ -98,7 +98,7 @@ async def remove_plan(session: AsyncSession, call: Call, _: None) -> objects.Rem
     )
 
 
-async def reorder_plans(session: AsyncSession, call: Call, _: None) -> objects.ReorderedPlans:
+async def reorder_plans(session: Session, call: Call, _: None) -> objects.ReorderedPlans:
     body: ReorderPlansBody = call.body
     await plan_groups.reorder_plans_in_group(
         session, call.viewer, call.path["id"], list(body.plan_ids)

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from api.rest import objects
 from api.rest.bodies import CreatePlanBody
 from api.rest.pipeline import Call, Operation
-from services import plan_groups, plans
 from services.errors import NotFound
+from services.infra.database import Session
+from services.plans import groups as plan_groups
+from services.plans import service as plans
 
 
-async def create_plan(session: AsyncSession, call: Call, _: None) -> objects.Plan:
+async def create_plan(session: Session, call: Call, _: None) -> objects.Plan:
     body: CreatePlanBody = call.body
     viewer = call.viewer
     row = await plans.create_plan(
@@ -30,7 +30,7 @@ async def create_plan(session: AsyncSession, call: Call, _: None) -> objects.Pla
     return objects.Plan.of(row)
 
 
-async def get_plan(session: AsyncSession, call: Call, _: None) -> objects.Plan:
+async def get_plan(session: Session, call: Call, _: None) -> objects.Plan:
     row = await plans.get_plan(session, call.viewer, call.path["id"])
     if row is None:
         raise NotFound("plan", ["planId"])

@@ -10,7 +10,7 @@ import pytest
 from commet import CommetAPIError, CommetValidationError
 from commet.types import Payout, PayoutBankAccount
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.accounts import wait_for_account_status
 from tests.support.graphql import GraphQLClient

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_client import (
     BALANCE_UPDATED,

@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.e2e.test_schemathesis_graphql import LEAKS, messages
 from tests.support.accounts import verified_payout_account
 from tests.support.graphql import GraphQLClient

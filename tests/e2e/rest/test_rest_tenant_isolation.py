@@ -20,7 +20,7 @@ import pytest
 
 from api.rest.pipeline import Operation
 from api.rest.routes import OPERATIONS
-from services.database import Database
+from services.infra.database import Database
 from tests.support.isolation import (
     PRINCIPALS,
     Principal,
