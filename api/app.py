@@ -56,7 +56,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(
         settings.log_level,
         fmt=settings.log_format,
-        secrets=[settings.secret_key, settings.sandbox_webhook_secret],
+        secrets=[
+            settings.secret_key,
+            settings.sandbox_webhook_secret,
+            *([settings.stripe_secret_key] if settings.stripe_secret_key else []),
+            *settings.stripe_webhook_secrets,
+        ],
     )
     db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
     # Installed now so that even events committed before the listener starts are announced.
