@@ -32,6 +32,7 @@ from api.providers import start_providers
 from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
+from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
 from services.infra.database import Database
 
@@ -39,7 +40,12 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
+STARTUP_HOOKS: list[Startable] = [
+    start_event_bus,
+    start_payout_jobs,
+    start_loop_lag_monitor,
+    start_webhook_deliverer,
+]
 
 
 class AppState:
