@@ -144,7 +144,9 @@ def field_name(path: Sequence[str] | None, renames: Mapping[str, str]) -> str | 
     return renames.get(name, FIELD_NAMES.get(name, name))
 
 
-def from_domain(error: DomainError, renames: Mapping[str, str]) -> RestError:
+def from_domain(
+    error: DomainError, renames: Mapping[str, str], not_found: str = "not_found"
+) -> RestError:
     code = str(error.code)
     kind = DOMAIN_ERRORS.get(code, Kind(400, "validation_error"))
     if code == "VALIDATION_ERROR":
@@ -155,7 +157,7 @@ def from_domain(error: DomainError, renames: Mapping[str, str]) -> RestError:
     raw_field = field_name(error.field, {})
     param = field_name(error.field, renames)
     if code == "NOT_FOUND":
-        name = NOT_FOUND_CODES.get(raw_field or "", "not_found")
+        name = NOT_FOUND_CODES.get(raw_field or "", not_found)
     else:
         name = PLATFORM_CODES.get(code, code.lower())
     return RestError(kind.status, kind.type, name, error.message, param)

@@ -100,6 +100,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     # Service field names that are path parameters here (``planGroupId`` → ``id``).
     renames: Mapping[str, str] = field(default_factory=dict)
+    not_found: str = "not_found"  # the code of a missing object no field names
     cost: Callable[[Call], int] = single_cost
     empty_body: bool = False  # an empty body (or ``{}``) is allowed and means "no body"
     also: tuple[str, ...] = ()  # older methods of the same operation (PUT before PATCH)
@@ -213,7 +214,7 @@ async def _run(operation: Operation, session: Session, call: Call, prepared: Any
     try:
         return await operation.action(session, call, prepared)
     except DomainError as error:
-        raise errors.from_domain(error, operation.renames) from None
+        raise errors.from_domain(error, operation.renames, operation.not_found) from None
 
 
 def _ok(data: Any, call: Call) -> Response:
@@ -228,13 +229,12 @@ async def _execute(operation: Operation, call: Call, scope: idempotency.Scope | 
             try:
                 prepared = await operation.prepare(call)
             except DomainError as error:
-                raise errors.from_domain(error, operation.renames) from error
+                raise errors.from_domain(error, operation.renames, operation.not_found) from error
         async with db.transaction() as session:
             data = await _run(operation, session, call, prepared)
             if scope is not None:
-                await idempotency.complete(
-                    session, scope, _stored(200, envelope(data, call.version))
-                )
+                stored = envelope(data, call.version, stored=True)
+                await idempotency.complete(session, scope, _stored(200, stored))
         # Rendered after commit: after-commit steps may have filled in fields (a transfer id).
         return _ok(data, call)
     except RestError as error:

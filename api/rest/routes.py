@@ -12,11 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.rest import errors, payouts, plan_groups, plans
+from api.rest import errors, payouts, plan_groups, plans, webhooks
 from api.rest.pipeline import Operation, RestEnv, error_response, serve
 from api.rest.wire import json_response
 
-OPERATIONS: list[Operation] = [*payouts.OPERATIONS, *plan_groups.OPERATIONS, *plans.OPERATIONS]
+OPERATIONS: list[Operation] = [
+    *payouts.OPERATIONS,
+    *plan_groups.OPERATIONS,
+    *plans.OPERATIONS,
+    *webhooks.OPERATIONS,
+]
 OPENAPI_PATH = "/openapi.json"
 
 

@@ -42,6 +42,8 @@ class WireObject(BaseModel):
     )
     # Fields left out of the JSON when None (present only in some versions or cases).
     OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
+    # Secrets shown once: null in the copy an idempotency key stores and replays.
+    STORED_AS_NONE: ClassVar[frozenset[str]] = frozenset()
 
 
 T = TypeVar("T", bound=WireObject)
@@ -58,19 +60,22 @@ class ListObject(WireObject, Generic[T]):
     )
 
 
-def dump(value: Any) -> Any:
+def dump(value: Any, *, stored: bool = False) -> Any:
     if isinstance(value, WireObject):
+        if stored and value.STORED_AS_NONE:
+            value = value.model_copy(update=dict.fromkeys(value.STORED_AS_NONE))
         omitted = {name for name in value.OMITTED_WHEN_NONE if getattr(value, name) is None}
         return value.model_dump(mode="json", by_alias=True, exclude=omitted)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=True)
     if isinstance(value, list):
-        return [dump(item) for item in value]
+        return [dump(item, stored=stored) for item in value]
     return value
 
 
-def envelope(data: Any, version: ApiVersion) -> dict[str, Any]:
-    """``{"success": true, "data": ...}``; a list page keeps the shape of the caller's version."""
+def envelope(data: Any, version: ApiVersion, *, stored: bool = False) -> dict[str, Any]:
+    """``{"success": true, "data": ...}``; a list page keeps the shape of the caller's version.
+    ``stored``: the copy an idempotency key keeps (secrets shown once left out)."""
     if isinstance(data, ListObject):
         page = dump(data)
         if page.get("nextCursor") is None:
@@ -79,7 +84,7 @@ def envelope(data: Any, version: ApiVersion) -> dict[str, Any]:
             page.pop("object")
             return {"success": True, **page}
         return {"success": True, "data": page}
-    return {"success": True, "data": dump(data)}
+    return {"success": True, "data": dump(data, stored=stored)}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

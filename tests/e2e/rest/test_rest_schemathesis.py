@@ -35,7 +35,7 @@ from services.organizations import api_keys
 from tests.e2e.test_schemathesis_graphql import LEAKS, messages
 from tests.support.accounts import verified_payout_account
 from tests.support.graphql import GraphQLClient
-from tests.support.live_server import LiveServer, start_server
+from tests.support.live_server import LiveServer, free_port, start_server
 from tests.support.payouts import credit
 from tests.support.rest import RestClient
 
@@ -61,6 +61,8 @@ REACHED = [
     "PATCH /plan-groups/{id}",
     "PUT /plan-groups/{id}",
     "GET /plans/{id}",
+    "GET /webhooks",
+    "GET /webhooks/{id}",
 ]
 
 
@@ -69,6 +71,7 @@ class Seeded:
     key: str
     group_id: str
     plan_id: str
+    webhook_id: str
 
 
 @pytest.fixture
@@ -84,13 +87,21 @@ async def fuzz_key(private_database_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 def fuzz_server(private_database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    with start_server(private_database_url, tmp_path / "server.log") as live:
+    # Webhook endpoints on loopback, answered at once (nothing listens): a test event's first
+    # attempt fails fast instead of waiting for a timeout.
+    with start_server(
+        private_database_url,
+        tmp_path / "server.log",
+        PAYOUTS_WEBHOOK_ALLOW_PRIVATE_URLS="true",
+        PAYOUTS_WEBHOOK_TIMEOUT_SECONDS="1",
+        PAYOUTS_WEBHOOK_POLL_INTERVAL_SECONDS="0.1",
+    ) as live:
         yield live
 
 
 async def seed(server: LiveServer, key: str) -> Seeded:
-    """A plan group with a plan, a verified payout account and funds: positive requests can
-    succeed."""
+    """A plan group with a plan, a webhook endpoint, a verified payout account and funds:
+    positive requests can succeed."""
     await verified_payout_account(server.graphql_url, key)
     async with GraphQLClient(server.graphql_url, key) as gql:
         await credit(gql, 100_000_000)
@@ -103,7 +114,12 @@ async def seed(server: LiveServer, key: str) -> Seeded:
                 json={"name": "Fuzzed", "code": "fuzzed", "planGroupId": group["data"]["id"]},
             )
         ).json()
-    return Seeded(key, group["data"]["id"], plan["data"]["id"])
+        hook = (
+            await rest.request(
+                "POST", "/webhooks", json={"url": f"http://127.0.0.1:{free_port()}/", "events": []}
+            )
+        ).json()
+    return Seeded(key, group["data"]["id"], plan["data"]["id"], hook["data"]["id"])
 
 
 FUZZ_SETTINGS = settings(
@@ -129,8 +145,11 @@ def fuzz_operation(
     def run(case: Any, real: bool) -> None:
         if real and mode is GenerationMode.POSITIVE and case.path_parameters:
             if "id" in case.path_parameters:
-                plans = operation.path.startswith("/plans")
-                case.path_parameters["id"] = seeded.plan_id if plans else seeded.group_id
+                resource = operation.path.split("/")[1]
+                case.path_parameters["id"] = {
+                    "plans": seeded.plan_id,
+                    "webhooks": seeded.webhook_id,
+                }.get(resource, seeded.group_id)
             if "planId" in case.path_parameters:
                 case.path_parameters["planId"] = seeded.plan_id
         headers = {"x-api-key": seeded.key}

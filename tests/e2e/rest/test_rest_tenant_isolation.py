@@ -39,6 +39,7 @@ pytestmark = pytest.mark.e2e
 ID_SLOTS = {
     "/plan-groups/{id}": "PlanGroup",
     "/plans/{id}": "Plan",
+    "/webhooks/{id}": "WebhookEndpoint",
     "{planId}": "Plan",
     "planId": "Plan",
     "planIds": "Plan",
@@ -55,6 +56,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "reorder-plans-in-group": {"planIds": [None]},
     "create-plan": {"name": "iso", "code": None, "planGroupId": None},
     "create-plan-manage": {"name": "iso", "code": None, "planGroupId": None},
+    "create-webhook-endpoint": {"url": "https://localhost/hook", "events": []},
+    "update-webhook-endpoint": {"description": "changed by another tenant", "isActive": False},
 }
 REFUSED = {404, 400}
 
