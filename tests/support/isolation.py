@@ -134,12 +134,16 @@ async def snapshot(client: GraphQLClient, schema: GraphQLSchema, state: Seeded) 
     """Everything the owner sees: each argument-less query and ``node`` of each owned id."""
     seen: dict[str, Any] = {}
     for root in argless_queries(schema):
-        seen[root.name] = _data_and_errors(await _within_rate_limit(client, operation_text(schema, root, [])))
+        seen[root.name] = _data_and_errors(
+            await _within_rate_limit(client, operation_text(schema, root, []))
+        )
     node = next(r for r in root_fields(schema, "query") if r.name == "node")
     query = operation_text(schema, node, ["id"])
     for ids in state.ids.values():
         for object_id in ids:
-            seen[object_id] = _data_and_errors(await _within_rate_limit(client, query, {"id": object_id}))
+            seen[object_id] = _data_and_errors(
+                await _within_rate_limit(client, query, {"id": object_id})
+            )
     return seen
 
 
