@@ -32,6 +32,7 @@ from api.schema import build_schema
 from api.settings import Settings
 from api.webhooks import receive_webhook
 from services.database import Database
+from services.event_bus import PostgresBus
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
     rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db, lean_pool)
-    authenticator = Authenticator(db, lean_pool)
+    authenticator = Authenticator(
+        db,
+        lean_pool,
+        revocations=db.bus if isinstance(db.bus, PostgresBus) else None,
+        cache_seconds=settings.api_key_cache_seconds,
+        cache_size=settings.api_key_cache_size,
+    )
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,

@@ -7,7 +7,9 @@ Two backends behind one interface (``LiveBus``):
 - ``PostgresBus``: the events ride the committing transaction as ``NOTIFY`` (ids only, each
   payload under 8000 bytes), so PostgreSQL delivers them at commit, and only then, to every
   process listening on the database. Each process keeps one listener connection, which
-  reconnects by itself and then asks every subscriber to resync from the event log.
+  reconnects by itself and then asks every subscriber to resync from the event log. The same
+  connection listens on side channels for other process-wide news (``PostgresBus.listen``: API
+  key revocations, which empty every process's key cache).
 
 The bus only carries hints. Every subscriber checks that its organization's sequence numbers
 arrive without a gap and, whenever one is missing, its mailbox overflowed or the listener was
@@ -31,6 +33,10 @@ from services.events import PublishedEvent
 from services.mailbox import Accepts, Mailbox, SubscriberHub
 
 log = logging.getLogger(__name__)
+
+# Called with each notification's payload; with None whenever notifications may have been
+# missed (the listener (re)connected or lost its connection): forget whatever they would change.
+SideChannelCallback = Callable[[str | None], None]
 
 DEFAULT_MAILBOX_CAPACITY = 256
 DEFAULT_LOG_READERS = 4
@@ -99,6 +105,18 @@ class PostgresBus(LiveBus):
         self._health_check_seconds = health_check_seconds
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._side_channels: dict[str, list[SideChannelCallback]] = {}
+
+    @property
+    def listening(self) -> bool:
+        """True while notifications reach this process (else callers must not rely on them)."""
+        return self.connected.is_set()
+
+    def listen(self, channel: str, callback: SideChannelCallback) -> None:
+        """Hear ``channel`` on the listener connection, from the next (re)connection on.
+
+        Register before ``start()``: a channel added later is heard only after a reconnect."""
+        self._side_channels.setdefault(channel, []).append(callback)
 
     @property
     def listener_pid(self) -> int | None:
@@ -145,11 +163,14 @@ class PostgresBus(LiveBus):
                 )
                 connection.add_termination_listener(_setter(lost))
                 await connection.add_listener(self.channel, self._on_notification)
+                for side_channel in self._side_channels:
+                    await connection.add_listener(side_channel, self._on_side_notification)
                 self._connection = connection
                 self.connections += 1
                 self.connected.set()
                 # Whatever committed while nobody listened is in the log: every reader rereads.
                 self.hub.resync_all()
+                self._side_gap()
                 delay = first_delay
                 await self._watch(connection, lost)
             except asyncio.CancelledError:
@@ -157,8 +178,11 @@ class PostgresBus(LiveBus):
             except Exception as exc:
                 log.warning("event listener connection failed: %s", type(exc).__name__)
             finally:
+                was_connected = self.connected.is_set()
                 self.connected.clear()
                 self._connection = None
+                if was_connected:
+                    self._side_gap()
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             log.info("event listener reconnecting in %.1fs", delay)
@@ -182,6 +206,24 @@ class PostgresBus(LiveBus):
             self.hub.resync_all()
             return
         self.hub.dispatch(events)
+
+    def _on_side_notification(
+        self, _connection: Any, _pid: int, channel: str, payload: str
+    ) -> None:
+        for callback in self._side_channels.get(channel, ()):
+            _call_side(callback, payload)
+
+    def _side_gap(self) -> None:
+        for callbacks in self._side_channels.values():
+            for callback in callbacks:
+                _call_side(callback, None)
+
+
+def _call_side(callback: SideChannelCallback, payload: str | None) -> None:
+    try:
+        callback(payload)
+    except Exception:  # one listener's bug must not stop the others or the event listener
+        log.exception("side channel callback failed")
 
 
 def _setter(flag: asyncio.Event) -> Callable[[Any], None]:
