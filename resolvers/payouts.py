@@ -151,8 +151,17 @@ class PayoutMutation:
                 if result.payout is not None:
                     result.payout.provider_transfer_id = transfer_id
 
+            prepared = payouts.prepared_transfer(session, payout.id)
             after_commit(
-                session, reconciler.after_request(db, registry, policy, payout.id, show_transfer)
+                session,
+                reconciler.after_request(
+                    db,
+                    registry,
+                    policy,
+                    payout.id,
+                    show_transfer,
+                    None if prepared is None else (payout.provider, prepared),
+                ),
             )
             return result
 

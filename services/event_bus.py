@@ -4,9 +4,13 @@ Two backends behind one interface (``LiveBus``):
 
 - ``InProcessBus`` (the embedded default): ``Database.transaction()`` hands it the events after
   commit and it fans them out to this process's subscribers.
-- ``PostgresBus``: the events ride the committing transaction as ``NOTIFY`` (ids only, each
-  payload under 8000 bytes), so PostgreSQL delivers them at commit, and only then, to every
-  process listening on the database. Each process keeps one listener connection, which
+- ``PostgresBus``: after commit, the events are announced with ``NOTIFY`` (ids only, each
+  payload under 8000 bytes) to every process listening on the database. Not inside the
+  committing transaction: a transaction that has notified takes a database-wide lock at commit,
+  so every such transaction commits one at a time. The event rows are the outbox; an announcer
+  task sends whatever has committed since its last round in one statement, in commit order. A
+  process that dies between a commit and its announcement loses only the hint: subscribers see
+  the gap in sequence numbers at the organization's next event and reread the log. Each process keeps one listener connection, which
   reconnects by itself and then asks every subscriber to resync from the event log. The same
   connection listens on side channels for other process-wide news (``PostgresBus.listen``: API
   key revocations, which empty every process's key cache).
@@ -25,9 +29,6 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.events import PublishedEvent
 from services.mailbox import Accepts, Mailbox, SubscriberHub
@@ -62,9 +63,6 @@ class LiveBus:
 
     async def stop(self) -> None:
         self.hub.close_all()
-
-    async def stage(self, session: AsyncSession, events: Sequence[PublishedEvent]) -> None:
-        """Inside the transaction, just before commit."""
 
     async def publish(self, events: Sequence[PublishedEvent]) -> None:
         """After commit (never after a rollback)."""
@@ -106,6 +104,9 @@ class PostgresBus(LiveBus):
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
         self._side_channels: dict[str, list[SideChannelCallback]] = {}
+        self._outbox: list[PublishedEvent] = []
+        self._announce_wanted = asyncio.Event()
+        self._announcer: asyncio.Task[None] | None = None
 
     @property
     def listening(self) -> bool:
@@ -134,6 +135,19 @@ class PostgresBus(LiveBus):
             log.warning("event listener not connected yet; it keeps retrying in the background")
 
     async def stop(self) -> None:
+        announcer, self._announcer = self._announcer, None
+        if announcer is not None:
+            announcer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcer
+        if self._outbox:  # committed before the stop: announce them on the way out
+            try:
+                connection = await self._announce_once()
+            except Exception as exc:
+                log.warning("final event announcement failed: %s", type(exc).__name__)
+            else:
+                if connection is not None:
+                    await connection.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -141,13 +155,58 @@ class PostgresBus(LiveBus):
                 await task
         await super().stop()
 
-    async def stage(self, session: AsyncSession, events: Sequence[PublishedEvent]) -> None:
-        # NOTIFY is transactional: PostgreSQL delivers it at commit and drops it on rollback.
-        for payload in encode_notifications(events):
-            await session.execute(
-                sa.text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": self.channel, "payload": payload},
+    async def publish(self, events: Sequence[PublishedEvent]) -> None:
+        """Queue committed events for the announcer (never waits for the database)."""
+        self._outbox.extend(events)
+        self._announce_wanted.set()
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(
+                self._announce_forever(), name="payouts-event-announcer"
             )
+
+    async def _announce_forever(self) -> None:
+        connection: Any = None
+        try:
+            while True:
+                await self._announce_wanted.wait()
+                self._announce_wanted.clear()
+                try:
+                    connection = await self._announce_once(connection)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "event announcement failed (%s); subscribers will resync at the next event",
+                        type(exc).__name__,
+                    )
+                    connection = None
+                    await asyncio.sleep(self._reconnect_delay[0])
+        finally:
+            if connection is not None:
+                connection.terminate()
+
+    async def _announce_once(self, connection: Any = None) -> Any:
+        """Send every queued event in one statement; returns the connection used (kept)."""
+        import asyncpg
+
+        events, self._outbox = self._outbox, []
+        if not events:
+            return connection
+        try:
+            if connection is None or connection.is_closed():
+                connection = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": "payouts-event-announcer"}
+                )
+            await connection.execute(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                self.channel,
+                encode_notifications(events),
+            )
+        except BaseException:
+            if connection is not None and not connection.is_closed():
+                connection.terminate()
+            raise
+        return connection
 
     async def _listen_forever(self) -> None:
         import asyncpg
