@@ -27,9 +27,12 @@ from api import migrations
 from bench import seed
 from bench.database import throwaway_database
 
+PAGE_FIELDS = "id status amount fee netAmount currency description createdAt paidAt livemode"
 QUERIES = {
     "viewer": "{ viewer { livemode } }",
+    "payouts": f"{{ payouts(first: 50) {{ edges {{ cursor node {{ {PAGE_FIELDS} }} }} }} }}",
 }
+PAGE_PAYOUTS = 10_000
 
 Message = dict[str, Any]
 
@@ -98,6 +101,9 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
     async with throwaway_database() as db:
         await asyncio.to_thread(migrations.upgrade, db.url)
         (org,) = await seed.organizations(db.url, 1, name="In-process")
+        if "payouts(" in query:
+            (destination,) = await seed.payout_ready(db.url, [org.organization_id], funds=10**9)
+            await seed.insert_payouts(db.dsn, destination, seed.payout_rows(PAGE_PAYOUTS))
         os.environ.update(
             {
                 "PAYOUTS_DATABASE_URL": db.url,

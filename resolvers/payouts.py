@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import enum
 
-import sqlalchemy as sa
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from models.payout import Payout as PayoutRow
 from models.payout import PayoutStatus
 from providers.base import ProviderError, ProviderNotConfigured
 from providers.registry import ProviderRegistry
@@ -24,7 +21,6 @@ from services import payouts, reconciler
 from services.api_keys import Viewer
 from services.database import after_commit
 from services.errors import DomainError
-from services.pagination import keyset_rows
 from services.payouts import PayoutPolicy
 
 
@@ -106,22 +102,16 @@ class PayoutQuery:
         status: PayoutStatusEnum | None = None,  # type: ignore[valid-type]
     ) -> Connection[Payout]:
         viewer = require_viewer(info)
-        stmt = sa.select(*PAYOUT_COLUMNS).where(
-            col(PayoutRow.organization_id) == viewer.organization_id,
-            col(PayoutRow.livemode) == viewer.livemode,
-        )
-        if status is not None:
-            stmt = stmt.where(col(PayoutRow.status) == PayoutStatus(status))
         with page_request_errors():
-            async with info.context.db.read() as session:
-                page = await keyset_rows(
-                    await session.connection(),
-                    stmt,
-                    col(PayoutRow.created_at),
-                    col(PayoutRow.id),
-                    first=first,
-                    after=after,
-                )
+            page = await payouts.page_rows(
+                info.context.db,
+                PAYOUT_COLUMNS,
+                organization_id=viewer.organization_id,
+                livemode=viewer.livemode,
+                status=None if status is None else PayoutStatus(status),
+                first=first,
+                after=after,
+            )
         return to_connection(page, Payout.of)
 
 

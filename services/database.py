@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -98,6 +99,15 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._reader() as session:
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one read statement: on PostgreSQL without the BEGIN and ROLLBACK
+        round trips of a transaction (one statement sees one snapshot anyway)."""
+        async with self.read_engine.connect() as connection:
+            if not self.is_sqlite:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     async def publish(self, events: list[PublishedEvent]) -> None:
         if not events:

@@ -25,9 +25,10 @@ from models.payout import (
 )
 from providers.base import TransferRequest, WebhookEvent
 from services import ledger, payout_writes
-from services.database import published_later
+from services.database import Database, published_later
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.events import record_event
+from services.pagination import KeysetQuery, Page
 from services.webhooks import register_handler
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,37 @@ async def _destination(
     return account, bank
 
 
+_PAGES: dict[tuple[tuple[Any, ...], bool], KeysetQuery] = {}
+
+
+async def page_rows(
+    db: Database,
+    columns: tuple[Any, ...],
+    *,
+    organization_id: str,
+    livemode: bool,
+    status: PayoutStatus | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Any]:
+    """A page of payouts, newest first, as rows of ``columns`` (one statement, autocommit)."""
+    key = (columns, status is not None)
+    query = _PAGES.get(key)
+    if query is None:
+        base = sa.select(*columns).where(
+            col(Payout.organization_id) == sa.bindparam("organization_id"),
+            col(Payout.livemode) == sa.bindparam("livemode"),
+        )
+        if status is not None:
+            base = base.where(col(Payout.status) == sa.bindparam("status"))
+        query = _PAGES[key] = KeysetQuery(base, col(Payout.created_at), col(Payout.id))
+    params: dict[str, Any] = {"organization_id": organization_id, "livemode": livemode}
+    if status is not None:
+        params["status"] = status.value
+    async with db.autocommit() as connection:
+        return await query.page(connection, params, first=first, after=after)
+
+
 async def get_payout(
     session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
 ) -> Payout | None:
@@ -567,6 +599,7 @@ _LOCK_BY_TRANSFER = (
         col(Payout.livemode),
         col(Payout.updated_at),
         col(Payout.bank_account_id),
+        col(Payout.balance_id),
     )
     .where(
         col(Payout.provider) == sa.bindparam("provider"),
@@ -574,6 +607,9 @@ _LOCK_BY_TRANSFER = (
     )
     .with_for_update()
 )
+
+
+_LOCK_BALANCE = sa.text("SELECT 1 FROM balances WHERE id = :balance_id FOR NO KEY UPDATE")
 
 
 async def _apply_transfer_event_in_statements(
@@ -593,6 +629,12 @@ async def _apply_transfer_event_in_statements(
     if path is None:
         log.info("ignoring %s for payout %s in %s", target, row.id, current)
         return True
+    steps = list(zip([current, *path], path, strict=False))
+    if len(steps) > 1 and any((a, b) in _MOVES for a, b in steps):
+        # Each step takes the organization row (its event sequence) at once: a step moving
+        # funds after one that did not would take the balance row after it, against the order
+        # every other writer keeps (balance, then organization). Take the balance first.
+        await session.execute(_LOCK_BALANCE, {"balance_id": row.balance_id})
     updated_at = row.updated_at
     for step in path:
         updated_at = await _step_in_one_statement(
