@@ -6,7 +6,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -18,36 +17,37 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
 from api.bus import build_event_bus, start_event_bus
+from api.composition import build_services
 from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
-from api.jobs import payout_policy, start_payout_jobs
+from api.jobs import start_payout_jobs
 from api.lean_pool import LeanPool
 from api.logging import configure_logging
+from api.loop_lag import start_loop_lag_monitor
 from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
-from api.providers import build_registry, start_providers
+from api.providers import start_providers
 from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
 from api.webhooks import receive_webhook
-from services.database import Database
-from services.event_bus import PostgresBus
+from services.infra.database import Database
+from services.infra.event_bus import PostgresBus
 
 log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs]
+STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
 
 
 class AppState:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.providers = build_registry(settings, db)
-        self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
-        self.services["payout_policy"] = payout_policy(settings)
+        self.services = build_services(settings, db)
+        self.providers = self.services.providers
         self.head_revision = head_revision()
 
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
-    rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db, lean_pool)
+    rate_limiter = state.services.rate_limiter = build_rate_limiter(settings, db, lean_pool)
     authenticator = Authenticator(
         db,
         lean_pool,

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from api.lean_pool import LeanPool
-from services import api_keys
-from services.api_keys import Viewer
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
+from services.organizations.api_keys import Viewer
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from graphql.execution.executor import Executor
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from resolvers.event_objects import EventObjectCache
+from resolvers.live.event_objects import EventObjectCache
 
 SHARED_RESULTS = EventObjectCache()
 

@@ -20,7 +20,8 @@ from api.graphiql import render_page
 from api.middleware import request_id_of
 from api.settings import Settings
 from resolvers.context import Context
-from services.database import Database
+from services.app_services import AppServices
+from services.infra.database import Database
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):
@@ -31,7 +32,7 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         settings: Settings,
         db: Database,
         authenticator: Authenticator,
-        services: dict[str, Any],
+        services: AppServices,
     ) -> None:
         super().__init__(
             schema,

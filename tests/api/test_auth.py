@@ -17,10 +17,10 @@ from api.auth import Authenticator, KeyCache
 from api.bus import asyncpg_dsn
 from models import ApiKey
 from models.base import utcnow
-from services import api_keys
-from services.api_keys import Viewer
-from services.database import Database
-from services.event_bus import PostgresBus
+from services.infra.database import Database
+from services.infra.event_bus import PostgresBus
+from services.organizations import api_keys
+from services.organizations.api_keys import Viewer
 from tests.conftest import make_org
 
 

@@ -19,7 +19,7 @@ from api.rate_limit import (
     build_rate_limiter,
 )
 from api.settings import Settings
-from services.database import Database
+from services.infra.database import Database
 from tests.support.live_server import free_port
 
 REDIS_URL = os.environ.get("PAYOUTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from api.composition import build_services
 from api.execution import SHARED_RESULTS
+from api.settings import Settings
 from resolvers.context import Context
-from services.api_keys import Viewer
-from services.database import Database
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
 from tests.conftest import make_org
 from tests.support.live import live_database, wait_until_live
 from tests.support.live_schema import SCHEMA, SUBSCRIBE, rename
@@ -18,7 +20,8 @@ NAME_ONLY = "subscription { organizationUpdated { organization { name } } }"
 
 
 async def _subscribe(db: Database, viewer: Viewer, query: str) -> Any:
-    context = Context(db=db, request_id="req_test", viewer=viewer)
+    services = build_services(Settings(database_url=db.url), db)
+    context = Context(db=db, request_id="req_test", services=services, viewer=viewer)
     stream = await SCHEMA.subscribe(query, context_value=context)
     assert not isinstance(stream, Exception) and hasattr(stream, "__anext__"), stream
     return stream
