@@ -31,6 +31,8 @@ PAGE_FIELDS = "id status amount fee netAmount currency description createdAt pai
 QUERIES = {
     "viewer": "{ viewer { livemode } }",
     "payouts": f"{{ payouts(first: 50) {{ edges {{ cursor node {{ {PAGE_FIELDS} }} }} }} }}",
+    "request": "mutation { requestPayout(input: {amount: 1000}) "
+    "{ payout { id status amount createdAt } userErrors { code message field } } }",
 }
 PAGE_PAYOUTS = 10_000
 
@@ -104,6 +106,10 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
         if "payouts(" in query:
             (destination,) = await seed.payout_ready(db.url, [org.organization_id], funds=10**9)
             await seed.insert_payouts(db.dsn, destination, seed.payout_rows(PAGE_PAYOUTS))
+        if "requestPayout" in query:
+            # Settlement webhooks are pushed out of the measurement (no server listens here).
+            os.environ["PAYOUTS_SANDBOX_DELAY_SECONDS"] = "3600"
+            await seed.payout_ready(db.url, [org.organization_id], funds=10**11)
         os.environ.update(
             {
                 "PAYOUTS_DATABASE_URL": db.url,
@@ -126,7 +132,7 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
         ]
         try:
             status, answer = await _call(app, body, headers)
-            if status != 200 or b'"errors"' in answer:
+            if status != 200 or b'"errors"' in answer or b'"code"' in answer:
                 raise SystemExit(f"unexpected answer {status}: {answer[:300]!r}")
             for _ in range(200):  # warm caches and pools
                 await _call(app, body, headers)
