@@ -31,6 +31,7 @@ from api.providers import start_providers
 from api.rate_limit import build_rate_limiter
 from api.schema import build_schema
 from api.settings import Settings
+from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
 from services.infra.database import Database
 from services.infra.event_bus import PostgresBus
@@ -39,7 +40,12 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
+STARTUP_HOOKS: list[Startable] = [
+    start_event_bus,
+    start_payout_jobs,
+    start_loop_lag_monitor,
+    start_webhook_deliverer,
+]
 
 
 class AppState:
@@ -56,7 +62,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     configure_logging(
         settings.log_level,
         fmt=settings.log_format,
-        secrets=[settings.secret_key, settings.sandbox_webhook_secret],
+        secrets=[
+            settings.secret_key,
+            settings.sandbox_webhook_secret,
+            *([settings.stripe_secret_key] if settings.stripe_secret_key else []),
+            *settings.stripe_webhook_secrets,
+        ],
     )
     db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
     # Installed now so that even events committed before the listener starts are announced.

@@ -18,6 +18,7 @@ from api.settings import Settings
 from services.app_services import AppServices
 from services.infra.database import Database
 from services.infra.faults import FaultPoint, Faults
+from services.webhook_endpoints.setup import WebhookEndpoints
 
 
 def build_services(settings: Settings, db: Database) -> AppServices:
@@ -26,6 +27,7 @@ def build_services(settings: Settings, db: Database) -> AppServices:
         providers=build_registry(settings, db),
         secret_key=settings.secret_key,
         payout_policy=payout_policy(settings),
+        webhook_endpoints=WebhookEndpoints.build(settings.webhook_policy(), settings.secret_key),
         faults=Faults(
             frozenset({FaultPoint.AFTER_PAYOUT_COMMIT})
             if settings.fault_kill_after_payout_commit

@@ -32,6 +32,8 @@ from resolvers.plans.mutations import PlanMutation
 from resolvers.plans.queries import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
+from resolvers.webhook_endpoints.mutations import WebhookEndpointMutation
+from resolvers.webhook_endpoints.queries import WebhookEndpointQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     ViewerQuery,
@@ -40,12 +42,14 @@ QUERY_TYPES: tuple[type, ...] = (
     BalanceQuery,
     PayoutQuery,
     PlanQuery,
+    WebhookEndpointQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     PayoutAccountMutation,
     BalanceMutation,
     PayoutMutation,
     PlanMutation,
+    WebhookEndpointMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 

@@ -8,7 +8,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.webhook_endpoints.policy import DEFAULT_RETRY_SCHEDULE, WebhookPolicy
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
+DEV_SECRET_KEY = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -43,13 +46,19 @@ class Settings(BaseSettings):
     validation_cache_size: int = 512
 
     # Secrets. The defaults only suit the embedded sandbox; deployments must set their own.
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = DEV_SECRET_KEY
     sandbox_webhook_secret: str = "whsec_c2FuZGJveC1kZXYtb25seS13ZWJob29rLXNlY3JldA=="
 
     sandbox_delay_seconds: float = 2.0
     sandbox_refuse_transfers: bool = False
     sandbox_delivery_lease_seconds: float = Field(default=30.0, gt=0)
-    live_provider: str | None = None
+    # Live provider (SPEC §3.9, docs/going-live-stripe.md). ``live_provider`` defaults to
+    # "stripe" once a Stripe secret key is set (unless test mode runs on Stripe instead).
+    live_provider: Literal["none", "stripe"] | None = None
+    test_provider: Literal["sandbox", "stripe"] = "sandbox"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None  # whsec_…; several, comma separated
+    stripe_api_base: str | None = None  # tests point it at the Stripe double
 
     # Payouts (README "Payouts"): fee = amount * bps / 10000 (rounded down) + fixed cents.
     payout_fee_bps: int = Field(default=0, ge=0, le=10_000)
@@ -97,16 +106,85 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_token: str | None = None
 
+    # Outbound webhooks (SPEC §3.10, docs/webhooks.md).
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        description="Seconds before each retry, comma-separated (1 + len attempts in all)",
+    )
+    # Development and tests only: also allows http and loopback/private targets.
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_rotation_overlap_seconds: float = Field(default=86_400.0, ge=0)
+    webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    webhook_deliverer_enabled: bool = True
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        return _split_csv(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_in_range(cls, value: list[float]) -> list[float]:
+        if len(value) > 20 or any(not 0 <= delay <= 7 * 86_400 for delay in value):
+            raise ValueError("at most 20 retries, each 0 to 604800 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        return self
 
     @model_validator(mode="after")
     def _bucket_holds_a_query(self) -> Settings:
         if self.rate_limit_bucket_size < self.max_query_cost:
             raise ValueError("rate_limit_bucket_size must be at least max_query_cost")
         return self
+
+    @model_validator(mode="after")
+    def _providers_are_safe(self) -> Settings:
+        live, test = self.live_provider_name, self.test_provider
+        if "stripe" not in (live, test):
+            return self
+        key = self.stripe_secret_key or ""
+        if not key:
+            raise ValueError("PAYOUTS_STRIPE_SECRET_KEY is required for the Stripe provider")
+        if not self.stripe_webhook_secrets:
+            raise ValueError("PAYOUTS_STRIPE_WEBHOOK_SECRET (whsec_…) is required for Stripe")
+        if live == "stripe" and test == "stripe":
+            raise ValueError("one Stripe secret key cannot serve both live and test mode")
+        if live == "stripe":
+            if not key.startswith(("sk_live_", "rk_live_")):
+                raise ValueError("the live provider needs a live Stripe key (sk_live_/rk_live_)")
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError(
+                    "a live payout provider is configured: set PAYOUTS_SECRET_KEY to your own "
+                    "secret (the development default is refused)"
+                )
+        if test == "stripe" and not key.startswith(("sk_test_", "rk_test_")):
+            raise ValueError("test mode on Stripe needs a test key (sk_test_/rk_test_)")
+        return self
+
+    @property
+    def live_provider_name(self) -> Literal["none", "stripe"]:
+        if self.live_provider is not None:
+            return self.live_provider
+        if self.stripe_secret_key and self.test_provider != "stripe":
+            return "stripe"
+        return "none"
+
+    @property
+    def stripe_webhook_secrets(self) -> tuple[str, ...]:
+        return tuple(_split_csv(self.stripe_webhook_secret or ""))
 
     @model_validator(mode="after")
     def _redis_store_needs_url(self) -> Settings:
@@ -129,6 +207,18 @@ class Settings(BaseSettings):
         if self.event_bus is not None:
             return self.event_bus
         return "memory" if self.is_sqlite else "postgres"
+
+    def webhook_policy(self) -> WebhookPolicy:
+        return WebhookPolicy(
+            allow_private_urls=self.webhook_allow_private_urls,
+            retry_schedule=tuple(self.webhook_retry_schedule),
+            rotation_overlap_seconds=self.webhook_rotation_overlap_seconds,
+            timeout_seconds=self.webhook_timeout_seconds,
+            lease_seconds=self.webhook_lease_seconds,
+            concurrency=self.webhook_concurrency,
+            endpoint_concurrency=self.webhook_endpoint_concurrency,
+            poll_interval_seconds=self.webhook_poll_interval_seconds,
+        )
 
     @property
     def webhook_base_url(self) -> str:
