@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.cost import QueryCost
+from api.document_checks import DocumentPrecheck
 from api.document_gate import DocumentLimits, GatedValidation
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
@@ -22,6 +23,7 @@ from api.metrics import OperationObserver
 from api.settings import Settings
 from resolvers.balance.mutations import BalanceMutation
 from resolvers.balance.queries import BalanceQuery
+from resolvers.descriptions import describe_schema
 from resolvers.live.subscriptions import LiveSubscription
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts.mutations import PayoutAccountMutation
@@ -64,7 +66,7 @@ class PayoutsSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return PayoutsSchema(
+    schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
@@ -77,6 +79,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             disable_field_suggestions=not settings.introspection,
         ),
     )
+    describe_schema(schema._schema)
+    return schema
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
@@ -86,6 +90,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         factory(CachedParser, maxsize=settings.parser_cache_size),
         RejectNulCharacters,
+        DocumentPrecheck,
         factory(GatedValidation, _document_limits(settings), settings.validation_cache_size),
         OperationObserver,
         factory(

@@ -7,11 +7,23 @@
   var httpUrl = window.location.origin + window.location.pathname;
   var wsUrl = httpUrl.replace(/^http/, "ws");
   var wsClients = {};
+  // An auth close (4401, 4403) will not succeed on retry with the same headers: give up at
+  // once so GraphiQL shows the server's reason instead of spinning through retries.
+  var AUTH_CLOSE_CODES = [4401, 4403];
+
+  function shouldRetry(errOrCloseEvent) {
+    return !(errOrCloseEvent && AUTH_CLOSE_CODES.indexOf(errOrCloseEvent.code) !== -1);
+  }
 
   function wsClientFor(headers) {
     var key = JSON.stringify(headers || {});
     if (!wsClients[key]) {
-      wsClients[key] = graphqlWs.createClient({ url: wsUrl, connectionParams: headers || {}, lazy: true });
+      wsClients[key] = graphqlWs.createClient({
+        url: wsUrl,
+        connectionParams: headers || {},
+        lazy: true,
+        shouldRetry: shouldRetry,
+      });
     }
     return wsClients[key];
   }
@@ -25,6 +37,16 @@
       if (!name || match[2] === name) return match[1] === "subscription";
     }
     return false;
+  }
+
+  // graphql-ws hands the error sink the server's `error` message payload (an array of GraphQL
+  // errors, shown as they are), a CloseEvent, or an Error.
+  function errorsOf(error) {
+    if (Array.isArray(error)) return error;
+    if (error && typeof error.code === "number") {
+      return [{ message: error.reason || "WebSocket closed", extensions: { closeCode: error.code } }];
+    }
+    return [{ message: String((error && error.message) || error) }];
   }
 
   function subscribe(params, headers) {
@@ -44,10 +66,7 @@
       var item = queue.length ? queue.shift() : null;
       var ready = item ? Promise.resolve(item) : new Promise(function (resolve) { waiting = resolve; });
       return ready.then(function (result) {
-        if (result.error) {
-          var message = result.error.reason || result.error.message || "subscription failed";
-          return { value: { errors: [{ message: String(message) }] }, done: false };
-        }
+        if (result.error) return { value: { errors: errorsOf(result.error) }, done: false };
         return result;
       });
     }
@@ -67,7 +86,10 @@
     if (isSubscription(params)) return subscribe(params, headers);
     var requestHeaders = Object.assign({ "content-type": "application/json", accept: "application/json" }, headers);
     return fetch(httpUrl, { method: "POST", headers: requestHeaders, body: JSON.stringify(params) })
-      .then(function (response) { return response.json(); });
+      .then(function (response) { return response.text(); })
+      .then(function (text) {
+        try { return JSON.parse(text); } catch (notJson) { return { errors: [{ message: text }] }; }
+      });
   }
 
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));

@@ -144,6 +144,8 @@ class SubscriberHub:
 
     def __init__(self) -> None:
         self._by_org: dict[str, set[Mailbox]] = {}
+        # Process-wide observers of every event the bus delivers (e.g. key revocations).
+        self.observers: list[Callable[[PublishedEvent], None]] = []
 
     def open(self, organization_id: str, accepts: Accepts, capacity: int) -> Mailbox:
         mailbox = Mailbox(organization_id, accepts, capacity)
@@ -160,6 +162,8 @@ class SubscriberHub:
 
     def dispatch(self, events: Iterable[PublishedEvent]) -> None:
         for event in events:
+            for observe in self.observers:
+                observe(event)
             for mailbox in tuple(self._by_org.get(event.organization_id, ())):
                 mailbox.deliver(event)
 

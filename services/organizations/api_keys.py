@@ -10,7 +10,7 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,8 @@ from sqlmodel import col
 from models import ApiKey, Organization
 from models.base import utcnow
 from services.errors import DomainError, ErrorCode, validation_error
+from services.infra.events import record_event
+from services.payout_accounts.countries import ISO_COUNTRIES
 
 TEST_PREFIX = "ck_test_"
 LIVE_PREFIX = "ck_live_"
@@ -28,7 +30,6 @@ SECRET_LENGTH = 40
 LOOKUP_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _KEY_PATTERN = re.compile(rf"^ck_(test|live)_([A-Za-z0-9]{{{SECRET_LENGTH}}})$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 # PostgreSQL: a revocation is announced on this channel when it commits (payload: the key id),
 # so that every server process forgets the keys it cached (``api/auth.py``).
 REVOCATION_CHANNEL = "payouts_api_key_revocations"
@@ -86,9 +87,11 @@ async def create_organization(
     name = name.strip()
     if not name or len(name) > 200:
         raise validation_error("name must be 1 to 200 characters", "name")
-    country = country.upper()
-    if not _COUNTRY.match(country):
-        raise validation_error("country must be an ISO 3166 alpha-2 code", "country")
+    country = country.strip().upper()
+    if country not in ISO_COUNTRIES:
+        raise validation_error(
+            "country must be an ISO 3166-1 alpha-2 code (US, GB, FR, ...)", "country"
+        )
     org = Organization(name=name, country=country, currency=currency.lower())
     session.add(org)
     await session.flush()
@@ -198,13 +201,38 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
         key.revoked_at = utcnow()
         session.add(key)
         await session.flush()
+        # Announced after commit: every server process closes the key's open WebSockets.
+        record_event(
+            session,
+            organization_id=key.organization_id,
+            livemode=key.livemode,
+            type=KEY_REVOKED_EVENT,
+            object_type="api_key",
+            object_id=key.id,
+        )
     if session.get_bind().dialect.name == "postgresql":
         # Transactional: delivered at commit, dropped on rollback. Not a money transaction.
+        # Every server process empties its key cache (``api/auth.py``).
         await session.execute(
             sa.text("SELECT pg_notify(:channel, :key_id)"),
             {"channel": REVOCATION_CHANNEL, "key_id": key.id},
         )
     return key
+
+
+KEY_REVOKED_EVENT = "api_key.revoked"
+
+
+async def revoked_among(session: AsyncSession, key_ids: Sequence[str]) -> set[str]:
+    """Which of these keys are revoked (or gone)."""
+    if not key_ids:
+        return set()
+    live = await session.execute(
+        sa.select(col(ApiKey.id)).where(
+            col(ApiKey.id).in_(key_ids), col(ApiKey.revoked_at).is_(None)
+        )
+    )
+    return set(key_ids) - set(live.scalars())
 
 
 async def roll_key(session: AsyncSession, organization_id: str, *, livemode: bool) -> str:
@@ -213,6 +241,14 @@ async def roll_key(session: AsyncSession, organization_id: str, *, livemode: boo
     if org is None:
         raise DomainError(ErrorCode.NOT_FOUND, "organization not found", ["organizationId"])
     return await _add_key(session, organization_id, livemode=livemode)
+
+
+async def organization_created_at(session: AsyncSession, organization_id: str) -> datetime:
+    result = await session.execute(
+        sa.select(col(Organization.created_at)).where(col(Organization.id) == organization_id)
+    )
+    created: datetime = result.scalar_one()
+    return created
 
 
 async def organization_count(session: AsyncSession) -> int:
