@@ -35,6 +35,7 @@ from api.settings import Settings
 from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
 from services.infra.database import Database
+from services.infra.event_bus import PostgresBus
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
     rate_limiter = state.services.rate_limiter = build_rate_limiter(settings, db, lean_pool)
-    authenticator = Authenticator(db, lean_pool)
+    authenticator = Authenticator(
+        db,
+        lean_pool,
+        revocations=db.bus if isinstance(db.bus, PostgresBus) else None,
+        cache_seconds=settings.api_key_cache_seconds,
+        cache_size=settings.api_key_cache_size,
+    )
     graphql = PayoutsGraphQL(
         build_schema(settings),
         settings=settings,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from api.lean_pool import LeanPool
 from services.infra.database import Database
@@ -33,24 +34,109 @@ def key_from_connection_params(params: Any) -> str | None:
     return key_from_headers(lowered)
 
 
+class RevocationFeed(Protocol):
+    """Where revocations committed by any process are heard (``services.event_bus.PostgresBus``)."""
+
+    @property
+    def listening(self) -> bool: ...
+
+    def listen(self, channel: str, callback: Callable[[str | None], None]) -> None: ...
+
+
+class KeyCache:
+    """Viewers of keys seen in the last ``ttl`` seconds, by the key's SHA-256 (never the key).
+
+    Only valid keys are kept. ``forget_all`` empties it; a lookup that started before the
+    latest ``forget_all`` is not stored (its row may predate the revocation that emptied it).
+    Bounded: expired entries go first, then the oldest.
+    """
+
+    def __init__(
+        self, ttl: float, maxsize: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self.clock = clock
+        self.generation = 0
+        self._entries: dict[str, tuple[Viewer, float]] = {}
+
+    def get(self, digest: str) -> Viewer | None:
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock():
+            del self._entries[digest]
+            return None
+        return entry[0]
+
+    def put(self, digest: str, viewer: Viewer, generation: int) -> None:
+        if generation != self.generation:
+            return
+        now = self.clock()
+        if len(self._entries) >= self.maxsize:
+            for old in [d for d, (_, expires) in self._entries.items() if expires <= now]:
+                del self._entries[old]
+            while len(self._entries) >= self.maxsize:
+                del self._entries[next(iter(self._entries))]
+        self._entries[digest] = (viewer, now + self.ttl)
+
+    def forget_all(self, _payload: str | None = None) -> None:
+        self._entries.clear()
+        self.generation += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class Authenticator:
-    """Looks keys up by prefix on every request (a revocation applies to the next request) and
-    refreshes ``last_used_at`` at most once a minute per key.
+    """Finds the viewer of a key and refreshes ``last_used_at`` at most once a minute per key.
 
     On PostgreSQL the lookup runs on the lean asyncpg pool (``api/lean_pool.py``, shared with
     the rate limiter when given; else one of its own): one prepared statement, one round trip.
     SQLite keeps its session (our BEGIN hook owns its transactions).
+
+    With a revocation feed (the PostgreSQL event bus) valid keys are cached for ``cache_seconds``,
+    and only while the feed is listening: every revocation empties the cache of every process
+    at once, and so does any moment the feed may have missed one (its connection lost or
+    re-made). The TTL is the backstop. Without a feed (SQLite, the in-process bus: a revocation
+    by the CLI reaches no other process) every request looks its key up.
     """
 
-    def __init__(self, db: Database, pool: LeanPool | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pool: LeanPool | None = None,
+        *,
+        revocations: RevocationFeed | None = None,
+        cache_seconds: float = 0.0,
+        cache_size: int = 10_000,
+    ) -> None:
         self.db = db
         self._touches: set[asyncio.Task[None]] = set()
         self._owns_pool = pool is None and not db.is_sqlite
         self._pool = LeanPool(db) if self._owns_pool else pool
+        self._revocations = revocations if cache_seconds > 0 else None
+        self.cache = KeyCache(cache_seconds, cache_size)
+        if self._revocations is not None:
+            self._revocations.listen(api_keys.REVOCATION_CHANNEL, self.cache.forget_all)
 
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
             return None
+        feed = self._revocations
+        if feed is None or not feed.listening:
+            return await self._authenticate(key)
+        digest = api_keys.hash_key(key)
+        viewer = self.cache.get(digest)
+        if viewer is not None:
+            return viewer
+        generation = self.cache.generation
+        viewer = await self._authenticate(key)
+        if viewer is not None and feed.listening:
+            self.cache.put(digest, viewer, generation)
+        return viewer
+
+    async def _authenticate(self, key: str) -> Viewer | None:
         found = await self._lookup(key)
         if found is None:
             return None

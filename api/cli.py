@@ -238,12 +238,18 @@ def _revoke_args(p: argparse.ArgumentParser) -> None:
 
 def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> str:
+        bus = None
         if settings.event_bus_kind == "postgres":
-            # The revocation event rides the commit as NOTIFY: every server process closes
-            # the key's open WebSockets at once (else within their periodic check).
-            db.bus = build_event_bus(settings)
-        async with db.transaction() as session:
-            return (await api_keys.revoke_key(session, args.key)).id
+            # The revocation event is announced (NOTIFY) after the commit: every server
+            # process closes the key's open WebSockets at once (else within their periodic
+            # check). Stopping the bus sends what it still holds before the command exits.
+            db.bus = bus = build_event_bus(settings)
+        try:
+            async with db.transaction() as session:
+                return (await api_keys.revoke_key(session, args.key)).id
+        finally:
+            if bus is not None:
+                await bus.stop()
 
     print(json.dumps({"revoked": run_db(settings, work)}))
     return 0

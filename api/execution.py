@@ -1,4 +1,5 @@
-"""Our graphql-core execution context: strawberry's, minus a per-message subscription leak.
+"""Our graphql-core execution context: strawberry's, minus a per-message subscription leak, and
+with each subscription event executed once per process for every subscriber that shares it.
 
 graphql-core 3.3.2 runs each subscription message on ``build_per_event_executor()``, a shallow
 ``copy()`` of the subscription's executor. The copy shares the memo dicts of the original, and
@@ -7,15 +8,27 @@ delivered message therefore left about 16 objects in a dict that lives as long a
 subscription (measured in the performance baseline; the regression test is
 ``tests/api/test_subscription_leak.py``). A per-message executor gets memo tables of its own,
 which die with it.
+
+Sharing: every subscriber of an organization gets the same event object for a change
+(``resolvers.live``), so subscribers with the same operation (the same query text), the same
+variables, organization and mode get the same result. The
+first of them executes the selection; the others await its result (``SHARED_RESULTS``, keyed by
+the event object, which lives as long as the entry). Errors are shaped per subscriber later, by
+``ErrorShaping`` on each stream, so a shared raw result carries no subscriber's request id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from graphql.execution.executor import Executor
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from resolvers.live.event_objects import EventObjectCache
+
+SHARED_RESULTS = EventObjectCache()
 
 # Memo tables that are filled per execution and keyed by per-execution objects.
 _PER_EXECUTION_MEMOS: dict[str, type] = {
@@ -27,9 +40,59 @@ _PER_EXECUTION_MEMOS: dict[str, type] = {
 
 
 class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    _shared_as: Hashable | None = None
+
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
         for name, factory in _PER_EXECUTION_MEMOS.items():
             if hasattr(executor, name):
                 setattr(executor, name, factory())
+        if isinstance(executor, PayoutsExecutionContext):
+            executor._shared_as = self._sharing_key(payload)
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._shared_as
+        if key is None:
+            return super().execute_operation(serially)
+
+        async def execute() -> Any:
+            result = super(PayoutsExecutionContext, self).execute_operation(serially)
+            return await result if self.is_awaitable(result) else result
+
+        return SHARED_RESULTS.get(key, execute)
+
+    def _sharing_key(self, payload: Any) -> Hashable | None:
+        viewer = getattr(self.context_value, "viewer", None)
+        if viewer is None:
+            return None
+        variables = repr(sorted(self.variable_values.coerced.items()))
+        location = self.operation.loc
+        # The operation by its text (a client's own copy of a query matches the others').
+        operation: Hashable = (
+            _Same(self.operation)
+            if location is None
+            else (location.source.body, location.start, location.end)
+        )
+        return (
+            _Same(payload),
+            operation,
+            variables,
+            viewer.organization_id,
+            viewer.livemode,
+        )
+
+
+class _Same:
+    """An object as a key by identity; the key keeps it alive, so its id stays its own."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj

@@ -295,14 +295,19 @@ class RequestObserver:
             if scope["type"] == "http":
                 _http_requests(route, method, str(status)).inc()
                 _http_latency(route, method).observe(elapsed)
-            shown = status if scope["type"] == "http" else None  # a WebSocket: its lifetime
-            access_log.info(
-                "%s %s %s",
-                method,
-                route,
-                shown if shown is not None else "closed",
-                extra={"status": shown, "duration_ms": round(elapsed * 1000, 2), "route": route},
-            )
+            if access_log.isEnabledFor(logging.INFO):  # the bench and many deployments: WARNING
+                shown = status if scope["type"] == "http" else None  # a WebSocket: its lifetime
+                access_log.info(
+                    "%s %s %s",
+                    method,
+                    route,
+                    shown if shown is not None else "closed",
+                    extra={
+                        "status": shown,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "route": route,
+                    },
+                )
             request_log_context.reset(token)
 
 

@@ -1,9 +1,15 @@
-"""Per-API-key token buckets on query cost, shared by every server process.
+"""Per-API-key token buckets on query cost.
 
-The bucket lives in the database (one atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
-does the refill arithmetic, so concurrent requests from any process never over-spend) or in
-Redis when ``PAYOUTS_REDIS_URL`` is set (one Lua script, atomic on the Redis server). A bucket
-holds ``capacity`` tokens and regains ``refill_per_second``; a request takes its query cost.
+A bucket holds ``capacity`` tokens and regains ``refill_per_second``; a request takes its query
+cost. Where the buckets live (``PAYOUTS_RATE_LIMIT_STORE``):
+
+- ``memory`` (the default without Redis): in this process, no I/O on the request path. Each
+  server process has its own budget.
+- ``redis`` (the default when ``PAYOUTS_REDIS_URL`` is set): one Lua script call, atomic on the
+  Redis server; every process shares one budget.
+- ``database``: one atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` does the refill
+  arithmetic, so concurrent requests from any process never over-spend; one round trip per
+  request.
 
 When the store cannot be reached the request is let through and the failure logged and counted:
 an outage of the limiter must not become an outage of payouts.
@@ -80,6 +86,62 @@ class _Limiter:
 
     async def close(self) -> None:
         return None
+
+
+class MemoryRateLimiter(_Limiter):
+    """Buckets in this process: the same arithmetic as the SQL and Lua ones, no I/O.
+
+    A bucket refilled to capacity is the same as no bucket, so those are dropped when the
+    table grows past ``max_buckets``; if it is still full the oldest go (handing back a few
+    tokens at worst).
+    """
+
+    backend = "memory"
+
+    def __init__(
+        self,
+        capacity: int,
+        refill_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = 100_000,
+    ) -> None:
+        super().__init__(capacity, refill_per_second)
+        self.clock = clock
+        self.max_buckets = max_buckets
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, updated at)
+
+    async def take(self, key: str, cost: int) -> Decision:
+        allowed, remaining = self._spend(key, cost)
+        return Decision(allowed, remaining, self.capacity, self.refill_per_second, cost)
+
+    def _spend(self, key: str, cost: int) -> tuple[bool, float]:
+        now = self.clock()
+        state = self._buckets.get(key)
+        if state is None:
+            tokens, updated = float(self.capacity), now
+            if len(self._buckets) >= self.max_buckets:
+                self._prune(now)
+        else:
+            tokens, updated = state
+            tokens = min(
+                float(self.capacity), tokens + max(0.0, now - updated) * self.refill_per_second
+            )
+        allowed = tokens >= cost
+        if allowed:
+            tokens -= cost
+        self._buckets[key] = (tokens, max(updated, now))
+        return allowed, tokens
+
+    def _prune(self, now: float) -> None:
+        full = [
+            key
+            for key, (tokens, updated) in self._buckets.items()
+            if tokens + (now - updated) * self.refill_per_second >= self.capacity
+        ]
+        for key in full:
+            del self._buckets[key]
+        while len(self._buckets) >= self.max_buckets:
+            del self._buckets[next(iter(self._buckets))]
 
 
 # Both dialects: SET expressions see the row as it was; MAX/MIN (SQLite) vs GREATEST/LEAST.
@@ -226,6 +288,10 @@ def build_rate_limiter(
     if not settings.rate_limit_enabled:
         return None
     capacity, refill = settings.rate_limit_bucket_size, settings.rate_limit_refill_per_second
-    if settings.redis_url:
+    backend = settings.rate_limit_backend
+    if backend == "redis":
+        assert settings.redis_url is not None  # the settings refuse redis without a URL
         return RedisRateLimiter(settings.redis_url, capacity, refill, settings.redis_key_prefix)
-    return SqlRateLimiter(db, capacity, refill, pool=pool)
+    if backend == "database":
+        return SqlRateLimiter(db, capacity, refill, pool=pool)
+    return MemoryRateLimiter(capacity, refill)

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_bucket_size: int = Field(default=10_000, ge=1)
     rate_limit_refill_per_second: float = Field(default=500.0, gt=0)
+    # Valid API keys are remembered this long per process, only while the PostgreSQL event bus
+    # listens (a revocation empties every process's cache at once); 0 turns the cache off.
+    # At most 60 s: a cached request does not refresh the key's last_used_at.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    api_key_cache_size: int = Field(default=10_000, ge=1)
+    # Where rate-limit buckets live: "memory" (this process), "database" (shared by every
+    # process), "redis" (shared, needs redis_url). Default: redis when redis_url is set, else
+    # memory.
+    rate_limit_store: Literal["memory", "database", "redis"] | None = None
     redis_url: str | None = None
     redis_key_prefix: str = "payouts:"
     log_format: Literal["json", "text"] = "json"
@@ -186,6 +195,18 @@ class Settings(BaseSettings):
     @property
     def stripe_webhook_secrets(self) -> tuple[str, ...]:
         return tuple(_split_csv(self.stripe_webhook_secret or ""))
+
+    @model_validator(mode="after")
+    def _redis_store_needs_url(self) -> Settings:
+        if self.rate_limit_store == "redis" and not self.redis_url:
+            raise ValueError("rate_limit_store=redis needs redis_url")
+        return self
+
+    @property
+    def rate_limit_backend(self) -> Literal["memory", "database", "redis"]:
+        if self.rate_limit_store is not None:
+            return self.rate_limit_store
+        return "redis" if self.redis_url else "memory"
 
     @property
     def is_sqlite(self) -> bool:

@@ -108,6 +108,45 @@ async def keyset_rows(
     return Page(rows[:size], len(rows) > size, after is not None)
 
 
+class KeysetQuery:
+    """A keyset page of ``base`` built once, with the scope, the cursor and the page size as
+    bind parameters: nothing is rebuilt per request (statement construction and its cache key
+    showed up in the profile of a 50-row page)."""
+
+    def __init__(
+        self, base: sa.Select[Any], created: Any, ident: Any, *, descending: bool = True
+    ) -> None:
+        at = sa.bindparam("keyset_at", type_=created.type)
+        row_id = sa.bindparam("keyset_id", type_=ident.type)
+        if descending:
+            later = sa.or_(created < at, sa.and_(created == at, ident < row_id))
+            order = (created.desc(), ident.desc())
+        else:
+            later = sa.or_(created > at, sa.and_(created == at, ident > row_id))
+            order = (created.asc(), ident.asc())
+        limit = sa.bindparam("keyset_limit", type_=sa.Integer())
+        self.first_page = base.order_by(*order).limit(limit)
+        self.next_pages = base.where(later).order_by(*order).limit(limit)
+
+    async def page(
+        self,
+        connection: AsyncConnection,
+        params: dict[str, Any],
+        *,
+        first: int | None,
+        after: str | None,
+    ) -> Page[Any]:
+        """Plain rows (attribute access by column name) of one page."""
+        size = page_size(first)
+        values = {**params, "keyset_limit": size + 1}
+        statement = self.first_page
+        if after is not None:
+            values["keyset_at"], values["keyset_id"] = decode_cursor(after)
+            statement = self.next_pages
+        rows = list((await connection.execute(statement, values)).all())
+        return Page(rows[:size], len(rows) > size, after is not None)
+
+
 def _keyset(
     stmt: sa.Select[Any], created: Any, ident: Any, after: str | None, descending: bool, size: int
 ) -> sa.Select[Any]:

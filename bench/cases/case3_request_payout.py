@@ -1,5 +1,5 @@
-"""Case 3: ``requestPayout`` under 64 concurrent clients, on one organization (hot balance row)
-and spread over 100, vs the same transaction written directly with asyncpg
+"""Case 3: ``requestPayout`` under 64 concurrent clients, on one organization (hot balance row),
+on 64 (one per client) and spread over 100, vs the same transaction written directly with asyncpg
 (``bench/reference_asyncpg.py``): hot ≥ 25 %, zero overdrafts on both.
 
 Runs on a database of its own, so ``payouts verify-ledger`` checks exactly this case's ledger.
@@ -27,6 +27,7 @@ from bench.load import LoadResult
 from bench.servers import ROOT
 
 SPREAD = 100
+WIDE = 64  # one organization per client
 FUNDS = 10**11  # cents per organization: far more than a run can pay out
 AMOUNT = 1000
 REFERENCE = "ref: asyncpg transaction"
@@ -40,7 +41,7 @@ PROBE = {
 
 class RequestPayoutCase:
     number = 3
-    title = "requestPayout, 64 clients, hot org and 100 orgs"
+    title = "requestPayout, 64 clients, hot org, 64 orgs and 100 orgs"
 
     async def run(self, ctx: BenchContext) -> list[Row]:
         async with throwaway_database() as db:
@@ -55,6 +56,8 @@ class RequestPayoutCase:
         )
         loads = {
             "hot": {"BENCH_KEYS": orgs[0].test_key},
+            # As many organizations as clients: 64 balance rows written at once.
+            "64 orgs": {"BENCH_KEYS": ",".join(o.test_key for o in orgs[:WIDE])},
             "spread": {"BENCH_KEYS": ",".join(o.test_key for o in orgs)},
         }
         rows: list[Row] = []
@@ -74,7 +77,9 @@ class RequestPayoutCase:
                     ],
                     rounds=ROUNDS,
                 )
-                what = "1 org (hot balance row)" if label == "hot" else f"{SPREAD} orgs"
+                what = {"hot": "1 org (hot balance row)", "64 orgs": f"{WIDE} orgs at once"}.get(
+                    label, f"{SPREAD} orgs"
+                )
                 reference = f"{REFERENCE}, {what}"
                 app_row = row_from(
                     f"3 {label}", f"app: requestPayout, {what}", app_result, app_cpu,

@@ -130,8 +130,14 @@ async def _typed_events(
                 async with db.read() as session:
                     return await load(session, event)
 
-            obj = await EVENT_OBJECTS.get((event.id, load), read)
-            if obj is None:
+            async def built(event: PublishedEvent = event) -> E | None:
+                obj = await EVENT_OBJECTS.get((event.id, load), read)
+                return None if obj is None else build(live_event_fields(event), obj)
+
+            # One event object per event and process: subscribers sharing it also share the
+            # execution of their selection on it (``api.execution``).
+            payload = await EVENT_OBJECTS.get((event.id, load, build), built)
+            if payload is None:
                 log.warning("event %s names a missing %s", event.id, event.object_type)
                 continue
-            yield build(live_event_fields(event), obj)
+            yield payload

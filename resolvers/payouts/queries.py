@@ -36,14 +36,13 @@ class PayoutQuery:
     ) -> Connection[Payout]:
         viewer = require_viewer(info)
         with page_request_errors():
-            async with info.context.db.read() as session:
-                page = await queries.list_payouts(
-                    session,
-                    viewer,
-                    status=None if status is None else PayoutStatus(status),
-                    first=first,
-                    after=after,
-                )
+            page = await queries.list_payouts(
+                info.context.db,
+                viewer,
+                status=None if status is None else PayoutStatus(status),
+                first=first,
+                after=after,
+            )
         return to_connection(page, Payout.of)
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -21,7 +22,6 @@ from services.infra.events import (
     EventBus,
     NullBus,
     PublishedEvent,
-    StagingEventBus,
     persist_pending_events,
 )
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 Session = AsyncSession
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "after_commit"
+_WRITTEN_EVENTS_KEY = "written_events"
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
@@ -40,6 +41,12 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     does must be safe to redo, because a crash can lose it (reconcilers pick it up).
     """
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+def published_later(session: AsyncSession, events: Iterable[PublishedEvent]) -> None:
+    """Events a statement already wrote to the log (with their sequence numbers): publish
+    them after the transaction commits, before those ``record_event`` queued."""
+    session.info.setdefault(_WRITTEN_EVENTS_KEY, []).extend(events)
 
 
 class Database:
@@ -59,8 +66,12 @@ class Database:
             self.write_engine = _sqlite_engine(url, echo=echo, pool_size=1, immediate=True)
             self.read_engine = _sqlite_engine(url, echo=echo, pool_size=4, immediate=False)
         else:
+            # No pre-ping (BEGIN, ping, ROLLBACK: three round trips before every transaction).
+            # A connection the server closed fails its first statement instead; SQLAlchemy
+            # then invalidates every connection pooled before that moment, so one operation
+            # per process sees the error after a database restart and the next ones reconnect.
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -76,9 +87,8 @@ class Database:
         async with self._writer() as session:
             async with session.begin():
                 yield session
-                published = await persist_pending_events(session)
-                if published and isinstance(self.bus, StagingEventBus):
-                    await self.bus.stage(session, published)
+                written: list[PublishedEvent] = session.info.pop(_WRITTEN_EVENTS_KEY, [])
+                published = written + await persist_pending_events(session)
             callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
         await self.publish(published)
         for callback in callbacks:
@@ -91,6 +101,15 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._reader() as session:
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one read statement: on PostgreSQL without the BEGIN and ROLLBACK
+        round trips of a transaction (one statement sees one snapshot anyway)."""
+        async with self.read_engine.connect() as connection:
+            if not self.is_sqlite:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     async def publish(self, events: list[PublishedEvent]) -> None:
         if not events:

@@ -4,10 +4,16 @@ Two backends behind one interface (``LiveBus``):
 
 - ``InProcessBus`` (the embedded default): ``Database.transaction()`` hands it the events after
   commit and it fans them out to this process's subscribers.
-- ``PostgresBus``: the events ride the committing transaction as ``NOTIFY`` (ids only, each
-  payload under 8000 bytes), so PostgreSQL delivers them at commit, and only then, to every
-  process listening on the database. Each process keeps one listener connection, which
-  reconnects by itself and then asks every subscriber to resync from the event log.
+- ``PostgresBus``: after commit, the events are announced with ``NOTIFY`` (ids only, each
+  payload under 8000 bytes) to every process listening on the database. Not inside the
+  committing transaction: a transaction that has notified takes a database-wide lock at commit,
+  so every such transaction commits one at a time. The event rows are the outbox; an announcer
+  task sends whatever has committed since its last round in one statement, in commit order. A
+  process that dies between a commit and its announcement loses only the hint: subscribers see
+  the gap in sequence numbers at the organization's next event and reread the log. Each process keeps one listener connection, which
+  reconnects by itself and then asks every subscriber to resync from the event log. The same
+  connection listens on side channels for other process-wide news (``PostgresBus.listen``: API
+  key revocations, which empty every process's key cache).
 
 The bus only carries hints. Every subscriber checks that its organization's sequence numbers
 arrive without a gap and, whenever one is missing, its mailbox overflowed or the listener was
@@ -24,13 +30,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.infra.events import PublishedEvent
 from services.infra.mailbox import Accepts, Mailbox, SubscriberHub
 
 log = logging.getLogger(__name__)
+
+# Called with each notification's payload; with None whenever notifications may have been
+# missed (the listener (re)connected or lost its connection): forget whatever they would change.
+SideChannelCallback = Callable[[str | None], None]
 
 DEFAULT_MAILBOX_CAPACITY = 256
 DEFAULT_LOG_READERS = 4
@@ -56,9 +63,6 @@ class LiveBus:
 
     async def stop(self) -> None:
         self.hub.close_all()
-
-    async def stage(self, session: AsyncSession, events: Sequence[PublishedEvent]) -> None:
-        """Inside the transaction, just before commit."""
 
     async def publish(self, events: Sequence[PublishedEvent]) -> None:
         """After commit (never after a rollback)."""
@@ -99,6 +103,21 @@ class PostgresBus(LiveBus):
         self._health_check_seconds = health_check_seconds
         self._connection: Any = None
         self._task: asyncio.Task[None] | None = None
+        self._side_channels: dict[str, list[SideChannelCallback]] = {}
+        self._outbox: list[PublishedEvent] = []
+        self._announce_wanted = asyncio.Event()
+        self._announcer: asyncio.Task[None] | None = None
+
+    @property
+    def listening(self) -> bool:
+        """True while notifications reach this process (else callers must not rely on them)."""
+        return self.connected.is_set()
+
+    def listen(self, channel: str, callback: SideChannelCallback) -> None:
+        """Hear ``channel`` on the listener connection, from the next (re)connection on.
+
+        Register before ``start()``: a channel added later is heard only after a reconnect."""
+        self._side_channels.setdefault(channel, []).append(callback)
 
     @property
     def listener_pid(self) -> int | None:
@@ -116,6 +135,19 @@ class PostgresBus(LiveBus):
             log.warning("event listener not connected yet; it keeps retrying in the background")
 
     async def stop(self) -> None:
+        announcer, self._announcer = self._announcer, None
+        if announcer is not None:
+            announcer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcer
+        if self._outbox:  # committed before the stop: announce them on the way out
+            try:
+                connection = await self._announce_once()
+            except Exception as exc:
+                log.warning("final event announcement failed: %s", type(exc).__name__)
+            else:
+                if connection is not None:
+                    await connection.close()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -123,13 +155,58 @@ class PostgresBus(LiveBus):
                 await task
         await super().stop()
 
-    async def stage(self, session: AsyncSession, events: Sequence[PublishedEvent]) -> None:
-        # NOTIFY is transactional: PostgreSQL delivers it at commit and drops it on rollback.
-        for payload in encode_notifications(events):
-            await session.execute(
-                sa.text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": self.channel, "payload": payload},
+    async def publish(self, events: Sequence[PublishedEvent]) -> None:
+        """Queue committed events for the announcer (never waits for the database)."""
+        self._outbox.extend(events)
+        self._announce_wanted.set()
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.create_task(
+                self._announce_forever(), name="payouts-event-announcer"
             )
+
+    async def _announce_forever(self) -> None:
+        connection: Any = None
+        try:
+            while True:
+                await self._announce_wanted.wait()
+                self._announce_wanted.clear()
+                try:
+                    connection = await self._announce_once(connection)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "event announcement failed (%s); subscribers will resync at the next event",
+                        type(exc).__name__,
+                    )
+                    connection = None
+                    await asyncio.sleep(self._reconnect_delay[0])
+        finally:
+            if connection is not None:
+                connection.terminate()
+
+    async def _announce_once(self, connection: Any = None) -> Any:
+        """Send every queued event in one statement; returns the connection used (kept)."""
+        import asyncpg
+
+        events, self._outbox = self._outbox, []
+        if not events:
+            return connection
+        try:
+            if connection is None or connection.is_closed():
+                connection = await asyncpg.connect(
+                    self.dsn, server_settings={"application_name": "payouts-event-announcer"}
+                )
+            await connection.execute(
+                "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                self.channel,
+                encode_notifications(events),
+            )
+        except BaseException:
+            if connection is not None and not connection.is_closed():
+                connection.terminate()
+            raise
+        return connection
 
     async def _listen_forever(self) -> None:
         import asyncpg
@@ -145,11 +222,14 @@ class PostgresBus(LiveBus):
                 )
                 connection.add_termination_listener(_setter(lost))
                 await connection.add_listener(self.channel, self._on_notification)
+                for side_channel in self._side_channels:
+                    await connection.add_listener(side_channel, self._on_side_notification)
                 self._connection = connection
                 self.connections += 1
                 self.connected.set()
                 # Whatever committed while nobody listened is in the log: every reader rereads.
                 self.hub.resync_all()
+                self._side_gap()
                 delay = first_delay
                 await self._watch(connection, lost)
             except asyncio.CancelledError:
@@ -157,8 +237,11 @@ class PostgresBus(LiveBus):
             except Exception as exc:
                 log.warning("event listener connection failed: %s", type(exc).__name__)
             finally:
+                was_connected = self.connected.is_set()
                 self.connected.clear()
                 self._connection = None
+                if was_connected:
+                    self._side_gap()
                 if connection is not None and not connection.is_closed():
                     connection.terminate()
             log.info("event listener reconnecting in %.1fs", delay)
@@ -182,6 +265,24 @@ class PostgresBus(LiveBus):
             self.hub.resync_all()
             return
         self.hub.dispatch(events)
+
+    def _on_side_notification(
+        self, _connection: Any, _pid: int, channel: str, payload: str
+    ) -> None:
+        for callback in self._side_channels.get(channel, ()):
+            _call_side(callback, payload)
+
+    def _side_gap(self) -> None:
+        for callbacks in self._side_channels.values():
+            for callback in callbacks:
+                _call_side(callback, None)
+
+
+def _call_side(callback: SideChannelCallback, payload: str | None) -> None:
+    try:
+        callback(payload)
+    except Exception:  # one listener's bug must not stop the others or the event listener
+        log.exception("side channel callback failed")
 
 
 def _setter(flag: asyncio.Event) -> Callable[[Any], None]:

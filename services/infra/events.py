@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,16 +48,6 @@ class PublishedEvent:
 
 
 class EventBus(Protocol):
-    async def publish(self, events: Sequence[PublishedEvent]) -> None: ...
-
-
-@runtime_checkable
-class StagingEventBus(Protocol):
-    """A bus that also acts inside the committing transaction (PostgreSQL NOTIFY rides the
-    commit, so the announcement and the change become visible together or not at all)."""
-
-    async def stage(self, session: AsyncSession, events: Sequence[PublishedEvent]) -> None: ...
-
     async def publish(self, events: Sequence[PublishedEvent]) -> None: ...
 
 

@@ -30,6 +30,9 @@ SECRET_LENGTH = 40
 LOOKUP_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _KEY_PATTERN = re.compile(rf"^ck_(test|live)_([A-Za-z0-9]{{{SECRET_LENGTH}}})$")
+# PostgreSQL: a revocation is announced on this channel when it commits (payload: the key id),
+# so that every server process forgets the keys it cached (``api/auth.py``).
+REVOCATION_CHANNEL = "payouts_api_key_revocations"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,13 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
             type=KEY_REVOKED_EVENT,
             object_type="api_key",
             object_id=key.id,
+        )
+    if session.get_bind().dialect.name == "postgresql":
+        # Transactional: delivered at commit, dropped on rollback. Not a money transaction.
+        # Every server process empties its key cache (``api/auth.py``).
+        await session.execute(
+            sa.text("SELECT pg_notify(:channel, :key_id)"),
+            {"channel": REVOCATION_CHANNEL, "key_id": key.id},
         )
     return key
 

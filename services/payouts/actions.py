@@ -51,10 +51,17 @@ async def request(
         provider=provider_name(app.providers, viewer.livemode),
         policy=app.payout_policy,
     )
+    prepared = payouts.prepared_transfer(session, payout.id)
     after_commit(
         session,
         reconciler.after_request(
-            app.database, app.providers, app.payout_policy, payout.id, on_accepted, app.faults
+            app.database,
+            app.providers,
+            app.payout_policy,
+            payout.id,
+            on_accepted,
+            app.faults,
+            None if prepared is None else (payout.provider, prepared),
         ),
     )
     return payout

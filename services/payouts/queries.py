@@ -10,7 +10,8 @@ from sqlmodel import col
 
 from models import BankAccount
 from models.payout import Payout, PayoutStatus, PayoutStatusChange
-from services.pagination import Page, keyset_rows
+from services.infra.database import Database
+from services.pagination import KeysetQuery, Page
 from services.scope import Tenant, in_scope
 
 # What a payout list returns per row, read as Core rows (no ORM objects per row).
@@ -37,26 +38,37 @@ PAYOUT_COLUMNS = tuple(
 )
 
 
+_PAGES: dict[bool, KeysetQuery] = {}
+
+
 async def list_payouts(
-    session: AsyncSession,
+    db: Database,
     tenant: Tenant,
     *,
     status: PayoutStatus | None,
     first: int | None,
     after: str | None,
 ) -> Page[Any]:
-    """Newest first (keyset over ``created_at, id``); rows carry ``PAYOUT_COLUMNS``."""
-    stmt = sa.select(*PAYOUT_COLUMNS).where(in_scope(Payout, tenant))
+    """Newest first (keyset over ``created_at, id``); rows carry ``PAYOUT_COLUMNS``. One
+    statement built once, run on an autocommit connection (no BEGIN/ROLLBACK round trips)."""
+    query = _PAGES.get(status is not None)
+    if query is None:
+        base = sa.select(*PAYOUT_COLUMNS).where(
+            col(Payout.organization_id) == sa.bindparam("organization_id"),
+            col(Payout.livemode) == sa.bindparam("livemode"),
+        )
+        if status is not None:
+            base = base.where(col(Payout.status) == sa.bindparam("status"))
+        query = KeysetQuery(base, col(Payout.created_at), col(Payout.id))
+        _PAGES[status is not None] = query
+    params: dict[str, Any] = {
+        "organization_id": tenant.organization_id,
+        "livemode": tenant.livemode,
+    }
     if status is not None:
-        stmt = stmt.where(col(Payout.status) == status)
-    return await keyset_rows(
-        await session.connection(),
-        stmt,
-        col(Payout.created_at),
-        col(Payout.id),
-        first=first,
-        after=after,
-    )
+        params["status"] = status.value
+    async with db.autocommit() as connection:
+        return await query.page(connection, params, first=first, after=after)
 
 
 async def bank_accounts_by_id(

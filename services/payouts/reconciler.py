@@ -34,6 +34,7 @@ from providers.registry import ProviderRegistry
 from services.infra.database import AfterCommit, Database
 from services.infra.faults import NO_FAULTS, FaultPoint, Faults
 from services.payouts import service as payouts
+from services.payouts import writes as payout_writes
 from services.payouts.service import PayoutPolicy
 from services.provider_events import ingest as webhooks
 from services.scope import locked
@@ -50,13 +51,15 @@ def after_request(
     payout_id: str,
     on_accepted: Callable[[str], None] | None = None,
     faults: Faults = NO_FAULTS,
+    prepared: tuple[str, TransferRequest] | None = None,
 ) -> AfterCommit:
     """The provider call made right after a payout commits (``on_accepted`` gets the transfer
-    id, so the response can show it)."""
+    id, so the response can show it). ``prepared``: the (provider, request) the request's
+    transaction already knew, so that the payout need not be read again."""
 
     async def callback() -> None:
         faults.reached(FaultPoint.AFTER_PAYOUT_COMMIT)
-        transfer_id = await submit(db, registry, policy, payout_id)
+        transfer_id = await submit(db, registry, policy, payout_id, prepared)
         if transfer_id is not None and on_accepted is not None:
             on_accepted(transfer_id)
 
@@ -64,11 +67,20 @@ def after_request(
 
 
 async def submit(
-    db: Database, registry: ProviderRegistry, policy: PayoutPolicy, payout_id: str
+    db: Database,
+    registry: ProviderRegistry,
+    policy: PayoutPolicy,
+    payout_id: str,
+    prepared: tuple[str, TransferRequest] | None = None,
 ) -> str | None:
-    """Ask the provider for the payout's transfer and record the answer: its id when accepted."""
-    async with db.read() as session:
-        request = await _transfer_request(session, payout_id)
+    """Ask the provider for the payout's transfer and record the answer: its id when accepted.
+
+    ``prepared`` is the request as the payout's own transaction built it (right after its
+    commit nothing can have changed it; the provider call is idempotent by its key anyway)."""
+    request = prepared
+    if request is None:
+        async with db.read() as session:
+            request = await _transfer_request(session, payout_id)
     if request is None:
         return None
     provider_name, transfer_request = request
@@ -124,15 +136,8 @@ async def _transfer_request(
     bank = await session.get(BankAccount, payout.bank_account_id)
     if account is None or bank is None:
         return None
-    return payout.provider, TransferRequest(
-        idempotency_key=payout.provider_idempotency_key,
-        livemode=payout.livemode,
-        account_id=account.provider_account_id or "",
-        external_account_id=bank.provider_external_account_id or "",
-        amount=payout.net_amount,
-        currency=payout.currency,
-        description=payout.description,
-        metadata={"payout_id": payout.id},
+    return payout.provider, payouts.transfer_request(
+        payout, account.provider_account_id, bank.provider_external_account_id
     )
 
 
@@ -140,6 +145,18 @@ async def record_accepted(
     session: AsyncSession, provider: str, payout_id: str, transfer_id: str
 ) -> bool:
     """Store the provider's transfer id; False when the payout was given up on meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        accepted = await payout_writes.record_accepted(
+            session, provider=provider, payout_id=payout_id, transfer_id=transfer_id, now=utcnow()
+        )
+        if accepted is not None:
+            live = accepted.status == PayoutStatus.PENDING
+            if not live:
+                log.error("provider accepted payout %s after it was %s", payout_id, accepted.status)
+            if accepted.events_waiting:
+                await webhooks.apply_pending_for(session, provider, "transfer", transfer_id)
+            return live
+        # No payout without a transfer id: unknown, or accepted before (checked below).
     payout = await payouts.lock_payout(
         session, sa.select(Payout).where(col(Payout.id) == payout_id)
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models import BankAccount, BankAccountStatus, PayoutAccount, PayoutAccountStatus
-from models.base import utcnow
+from models.base import new_id, utcnow
 from models.ledger import BalanceTransactionType
 from models.payout import (
     PAYOUT_TRANSITIONS,
@@ -23,10 +23,12 @@ from models.payout import (
     PayoutStatusChange,
     transition_path,
 )
-from providers.base import WebhookEvent
+from providers.base import TransferRequest, WebhookEvent
 from services.errors import DomainError, ErrorCode, NotFound, ValidationFailed
+from services.infra.database import published_later
 from services.infra.events import record_event
 from services.ledger import service as ledger
+from services.payouts import writes as payout_writes
 from services.scope import TenantId, locked, scoped
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ async def lock_payout(session: AsyncSession, stmt: sa.Select[Any]) -> Payout | N
     result = await session.execute(locked(stmt).execution_options(populate_existing=True))
     row: Payout | None = result.scalars().first()
     return row
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def check_request(amount: int, description: str | None) -> None:
@@ -106,6 +112,18 @@ async def request_payout(
     if fee >= amount:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR, f"amount must exceed the fee of {fee}", ["input", "amount"]
+        )
+    if _is_postgres(session):
+        return await _request_in_one_statement(
+            session,
+            organization_id=organization_id,
+            livemode=livemode,
+            currency=currency,
+            amount=amount,
+            fee=fee,
+            description=description,
+            provider=provider,
+            policy=policy,
         )
     account, bank = await _destination(session, organization_id, livemode)
     balance = await ledger.lock_balance(session, organization_id, livemode, currency)
@@ -151,6 +169,108 @@ async def request_payout(
     )
     _record(session, payout, "payout.created")
     return payout
+
+
+def transfer_request(
+    payout: Payout, provider_account_id: str | None, external_account_id: str | None
+) -> TransferRequest:
+    """What the provider is asked for a payout (its destination's provider ids given)."""
+    return TransferRequest(
+        idempotency_key=payout.provider_idempotency_key,
+        livemode=payout.livemode,
+        account_id=provider_account_id or "",
+        external_account_id=external_account_id or "",
+        amount=payout.net_amount,
+        currency=payout.currency,
+        description=payout.description,
+        metadata={"payout_id": payout.id},
+    )
+
+
+async def _request_in_one_statement(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    livemode: bool,
+    currency: str,
+    amount: int,
+    fee: int,
+    description: str | None,
+    provider: str,
+    policy: PayoutPolicy,
+) -> Payout:
+    """PostgreSQL: the same request as below, written by one statement
+    (``services.payouts.writes``); the same refusals, in the same order."""
+    now = utcnow()
+    payout_id = new_id("po")
+    next_attempt_at = now + _seconds(policy.retry_grace_seconds)
+    written = await payout_writes.request_payout(
+        session,
+        payout_id=payout_id,
+        organization_id=organization_id,
+        livemode=livemode,
+        currency=currency,
+        amount=amount,
+        fee=fee,
+        description=description,
+        provider=provider,
+        idempotency_key=f"payout_{payout_id}",
+        next_attempt_at=next_attempt_at,
+        now=now,
+    )
+    if not written.written:
+        if written.account_id is None:
+            raise DomainError(
+                ErrorCode.PAYOUT_ACCOUNT_REQUIRED, "complete verification before payouts"
+            )
+        if not written.account_verified:
+            raise DomainError(
+                ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED,
+                "the payout account must be verified with transfers enabled",
+            )
+        if written.bank_id is None:
+            raise DomainError(
+                ErrorCode.NO_DEFAULT_BANK_ACCOUNT,
+                "add an active default bank account before payouts",
+            )
+        raise ledger.InsufficientBalance(written.available_before, amount)
+    published_later(session, written.events)
+    assert written.balance_id and written.account_id and written.bank_id  # written: all known
+    payout = Payout(
+        id=payout_id,
+        organization_id=organization_id,
+        livemode=livemode,
+        balance_id=written.balance_id,
+        payout_account_id=written.account_id,
+        bank_account_id=written.bank_id,
+        status=PayoutStatus.PENDING,
+        amount=amount,
+        fee=fee,
+        net_amount=amount - fee,
+        currency=currency,
+        description=description,
+        provider=provider,
+        provider_idempotency_key=f"payout_{payout_id}",
+        attempts=1,
+        next_attempt_at=next_attempt_at,
+        created_at=now,
+        updated_at=now,
+    )
+    request = transfer_request(
+        payout, written.provider_account_id, written.provider_external_account_id
+    )
+    session.info.setdefault(_PREPARED_KEY, {})[payout_id] = request
+    return payout
+
+
+_PREPARED_KEY = "prepared_transfers"
+
+
+def prepared_transfer(session: AsyncSession, payout_id: str) -> TransferRequest | None:
+    """The provider request for a payout this transaction created, when it already knows
+    every part of it (the one-statement path reads the destination's provider ids)."""
+    prepared: dict[str, TransferRequest] = session.info.get(_PREPARED_KEY, {})
+    return prepared.pop(payout_id, None)
 
 
 async def _destination(
@@ -226,8 +346,62 @@ async def cancel_payout(
     if payout.status == PayoutStatus.CANCELED:
         return payout  # the provider's cancel event landed first: the same outcome
     check_cancelable(payout)
+    if _is_postgres(session):
+        session.expunge(payout)  # written by one statement below; this copy only answers
+        now = await _step_in_one_statement(
+            session, payout.id, PayoutStatus(payout.status), PayoutStatus.CANCELED,
+            updated_at=payout.updated_at, source="cancel", bank_account_id=payout.bank_account_id,
+        )  # fmt: skip
+        payout.status = PayoutStatus.CANCELED
+        payout.updated_at = payout.canceled_at = now
+        payout.next_attempt_at = None
+        return payout
     await transition(session, payout, PayoutStatus.CANCELED, source="cancel")
     return payout
+
+
+async def _step_in_one_statement(
+    session: AsyncSession,
+    payout_id: str,
+    current: PayoutStatus,
+    to: PayoutStatus,
+    *,
+    updated_at: datetime,
+    source: str,
+    bank_account_id: str,
+    failure_code: str | None = None,
+    failure_message: str | None = None,
+) -> datetime:
+    """PostgreSQL: ``transition`` for a payout locked by this transaction, written by one
+    statement (``services.payouts.writes``). Returns the step's time."""
+    if to not in PAYOUT_TRANSITIONS[current]:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"{current.value} → {to.value} is not allowed"
+        )
+    now = max(utcnow(), updated_at + timedelta(microseconds=1))
+    move = _MOVES.get((current, to))
+    events = await payout_writes.transition(
+        session,
+        payout_id=payout_id,
+        from_status=current.value,
+        to_status=to.value,
+        move=None if move is None else (move[0].value, move[1], move[2]),
+        source=source,
+        now=now,
+        failure_code=failure_code,
+        failure_message=failure_message,
+    )
+    published_later(session, events)
+    if to == PayoutStatus.FAILED and failure_code == "account_closed":
+        await session.execute(
+            sa.update(BankAccount)
+            .where(
+                col(BankAccount.id) == bank_account_id,
+                col(BankAccount.status) != BankAccountStatus.ERRORED,
+            )
+            .values(status=BankAccountStatus.ERRORED)
+        )
+    return now
 
 
 async def transition(
@@ -346,6 +520,8 @@ async def apply_transfer_event(session: AsyncSession, provider: str, event: Webh
     Steps the event skipped (PAID before IN_TRANSIT) are applied in order; an event whose
     status is behind the payout's (or the same) is recorded as applied and changes nothing.
     """
+    if _is_postgres(session):
+        return await _apply_transfer_event_in_statements(session, provider, event)
     payout = await lock_payout(
         session,
         sa.select(Payout).where(
@@ -371,6 +547,66 @@ async def apply_transfer_event(session: AsyncSession, provider: str, event: Webh
             failure_code=_opt(event.data.get("failure_code")),
             failure_message=_opt(event.data.get("failure_message")),
         )
+    return True
+
+
+_LOCK_BY_TRANSFER = (
+    sa.select(
+        col(Payout.id),
+        col(Payout.status),
+        col(Payout.livemode),
+        col(Payout.updated_at),
+        col(Payout.bank_account_id),
+        col(Payout.balance_id),
+    )
+    .where(
+        col(Payout.provider) == sa.bindparam("provider"),
+        col(Payout.provider_transfer_id) == sa.bindparam("transfer_id"),
+    )
+    .with_for_update()
+)
+
+
+_LOCK_BALANCE = sa.text("SELECT 1 FROM balances WHERE id = :balance_id FOR NO KEY UPDATE")
+
+
+async def _apply_transfer_event_in_statements(
+    session: AsyncSession, provider: str, event: WebhookEvent
+) -> bool:
+    """``apply_transfer_event`` on PostgreSQL: the payout row locked by one statement, each
+    step written by one more (no ORM objects)."""
+    params = {"provider": provider, "transfer_id": event.object_id}
+    row = (await session.execute(_LOCK_BY_TRANSFER, params)).first()
+    if row is None:
+        return False  # the transfer is not known to us yet: keep the event pending
+    current = PayoutStatus(row.status)
+    target = PROVIDER_STATUSES.get(str(event.data.get("status")))
+    if target is None or target == current or event.livemode != row.livemode:
+        return True
+    path = transition_path(current, target)
+    if path is None:
+        log.info("ignoring %s for payout %s in %s", target, row.id, current)
+        return True
+    steps = list(zip([current, *path], path, strict=False))
+    if len(steps) > 1 and any((a, b) in _MOVES for a, b in steps):
+        # Each step takes the organization row (its event sequence) at once: a step moving
+        # funds after one that did not would take the balance row after it, against the order
+        # every other writer keeps (balance, then organization). Take the balance first.
+        await session.execute(_LOCK_BALANCE, {"balance_id": row.balance_id})
+    updated_at = row.updated_at
+    for step in path:
+        updated_at = await _step_in_one_statement(
+            session,
+            row.id,
+            current,
+            step,
+            updated_at=updated_at,
+            source=f"webhook:{event.id}",
+            bank_account_id=row.bank_account_id,
+            failure_code=_opt(event.data.get("failure_code")),
+            failure_message=_opt(event.data.get("failure_message")),
+        )
+        current = step
     return True
 
 

@@ -1,4 +1,5 @@
-"""Token buckets on the test backend's database (SQLite or PostgreSQL) and on Redis."""
+"""Token buckets in process memory, on the test backend's database (SQLite or PostgreSQL) and
+on Redis; which store the settings pick."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from api.rate_limit import RedisRateLimiter, SqlRateLimiter
+from api.rate_limit import (
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    SqlRateLimiter,
+    build_rate_limiter,
+)
+from api.settings import Settings
 from services.infra.database import Database
 from tests.support.live_server import free_port
 
@@ -203,3 +210,68 @@ async def test_unreachable_redis_lets_requests_through() -> None:
         assert decision.allowed
     finally:
         await limiter.close()
+
+
+async def test_memory_bucket_grants_until_empty_then_refuses_and_refills() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(10, 2.0, clock=clock)
+    key = unique_key()
+    first = await limiter.take(key, 6)
+    assert first.allowed and first.remaining == 4
+    refused = await limiter.take(key, 6)
+    assert not refused.allowed and refused.remaining == 4  # a refusal takes nothing
+    assert refused.retry_after == pytest.approx(1.0)
+    clock.now += 1.0  # +2 tokens
+    assert (await limiter.take(key, 6)).allowed
+    clock.now += 3600  # never more than the capacity
+    assert (await limiter.take(key, 1)).remaining == pytest.approx(9)
+    assert (await limiter.take(unique_key(), 10)).allowed  # another key, its own bucket
+
+
+async def test_memory_bucket_clock_going_backwards_adds_nothing() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(10, 2.0, clock=clock)
+    key = unique_key()
+    await limiter.take(key, 10)
+    clock.now -= 100
+    assert not (await limiter.take(key, 1)).allowed
+    clock.now += 100.5  # back to where it was, plus 1 token
+    assert (await limiter.take(key, 1)).allowed
+
+
+async def test_memory_buckets_stay_bounded_and_keep_spent_buckets_first() -> None:
+    clock = Clock()
+    limiter = MemoryRateLimiter(10, 1.0, clock=clock, max_buckets=3)
+    spent = unique_key()
+    await limiter.take(spent, 10)
+    for _ in range(5):  # buckets that refill to full are dropped before a spent one
+        await limiter.take(unique_key(), 1)
+        clock.now += 1.5
+    refused = await limiter.take(spent, 10)  # still remembered: 7.5 s refilled 7.5 tokens
+    assert not refused.allowed and refused.remaining == pytest.approx(7.5)
+    assert len(limiter._buckets) <= 3
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, MemoryRateLimiter),
+        ({"redis_url": REDIS_URL}, RedisRateLimiter),
+        ({"rate_limit_store": "database"}, SqlRateLimiter),
+        ({"redis_url": REDIS_URL, "rate_limit_store": "memory"}, MemoryRateLimiter),
+    ],
+)
+async def test_settings_pick_the_store(
+    db: Database, settings: dict[str, str], expected: type
+) -> None:
+    limiter = build_rate_limiter(Settings(**settings), db)  # type: ignore[arg-type]
+    try:
+        assert type(limiter) is expected
+    finally:
+        assert limiter is not None
+        await limiter.close()
+
+
+def test_redis_store_without_a_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="redis_url"):
+        Settings(rate_limit_store="redis")

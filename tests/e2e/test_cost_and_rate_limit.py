@@ -34,6 +34,7 @@ def server_pair(
         "PAYOUTS_RATE_LIMIT_REFILL_PER_SECOND": "0.01",
         "PAYOUTS_MAX_QUERY_COST": "5",
     }
+    settings["PAYOUTS_RATE_LIMIT_STORE"] = request.param
     if request.param == "redis":
         settings["PAYOUTS_REDIS_URL"] = REDIS_URL
         settings["PAYOUTS_REDIS_KEY_PREFIX"] = f"payouts-test-{uuid.uuid4().hex[:12]}:"

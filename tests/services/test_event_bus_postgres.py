@@ -6,7 +6,6 @@ import asyncio
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.bus import asyncpg_dsn
 from services.infra.event_bus import PostgresBus
@@ -88,11 +87,9 @@ async def test_listener_reconnects_and_the_stream_resyncs_without_losing_events(
     ]
 
 
-async def test_a_notification_staged_in_a_rolled_back_transaction_is_never_heard(
-    database_url: str, org: TestOrg
-) -> None:
+async def test_a_rolled_back_transaction_announces_nothing(database_url: str, org: TestOrg) -> None:
     async with (
-        live_database(database_url, "postgres") as (writer_db, writer_bus),
+        live_database(database_url, "postgres") as (writer_db, _),
         live_database(database_url, "postgres") as (reader_db, reader_bus),
     ):
         stream = await open_event_stream(
@@ -100,25 +97,41 @@ async def test_a_notification_staged_in_a_rolled_back_transaction_is_never_heard
         )
         collector = Collector(stream)
         await wait_until_live(reader_bus, org.id)
-        # The NOTIFY is issued, then the transaction rolls back (as when a commit fails).
-        async with AsyncSession(writer_db.write_engine) as session:
-            record_event(
-                session,
-                organization_id=org.id,
-                livemode=False,
-                type="payout.created",
-                object_type="payout",
-                object_id="po_ghost",
-            )
-            published = await persist_pending_events(session)
-            await writer_bus.stage(session, published)
-            await session.rollback()
+        with pytest.raises(RuntimeError, match="rolled back"):
+            async with writer_db.transaction() as session:
+                record_event(
+                    session,
+                    organization_id=org.id,
+                    livemode=False,
+                    type="payout.created",
+                    object_type="payout",
+                    object_id="po_ghost",
+                )
+                await persist_pending_events(session)
+                raise RuntimeError("rolled back")
         await record(writer_db, payout(org, "po_real"))
         events = await collector.wait_for(1)
         await asyncio.sleep(0.2)
         await collector.close()
     assert [e.object_id for e in collector.events] == ["po_real"]
-    assert events[0].seq == published[0].seq  # the rolled-back sequence number was reused
+    assert [e.object_id for e in events] == ["po_real"]
+
+
+async def test_many_commits_are_announced_in_commit_order(database_url: str, org: TestOrg) -> None:
+    async with (
+        live_database(database_url, "postgres") as (writer_db, _),
+        live_database(database_url, "postgres") as (reader_db, reader_bus),
+    ):
+        stream = await open_event_stream(
+            reader_db, reader_bus, organization_id=org.id, livemode=False, object_type="payout"
+        )
+        collector = Collector(stream)
+        await wait_until_live(reader_bus, org.id)
+        await asyncio.gather(*(record(writer_db, payout(org, f"po_{i}")) for i in range(20)))
+        events = await collector.wait_for(20)
+        await collector.close()
+    assert sorted(e.seq for e in events) == [e.seq for e in events]
+    assert {e.object_id for e in events} == {f"po_{i}" for i in range(20)}
 
 
 async def test_resume_on_another_process_with_a_cursor_from_the_first(
