@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -29,9 +30,13 @@ from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
 from api.providers import build_registry, start_providers
 from api.rate_limit import build_rate_limiter
-from api.schema import build_schema
-from api.settings import Settings
+from api.schema import build_schema, load_trusted_documents
+from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
+from api.trusted_documents import TrustedDocuments
 from api.webhooks import receive_webhook
+from services.client_sessions.revocations import RevocationFeed
+from services.client_sessions.service import ClientSessions
+from services.client_sessions.tokens import ClientSessionSigner
 from services.database import Database
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,26 @@ Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | Non
 STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
 
 
+class ConfigurationError(ValueError):
+    """Settings this server must not start with."""
+
+
+def check_production_secrets(settings: Settings) -> None:
+    if not settings.is_sqlite and settings.client_session_secret == DEV_CLIENT_SESSION_SECRET:
+        raise ConfigurationError(
+            "PAYOUTS_CLIENT_SESSION_SECRET is the development default; set a secret of at "
+            "least 32 bytes, the same in every server process"
+        )
+
+
+def build_graphql_schema(settings: Settings) -> tuple[strawberry.Schema, TrustedDocuments]:
+    """The schema and its trusted documents, loaded and checked (``ManifestError`` otherwise)."""
+    documents = TrustedDocuments()
+    schema = build_schema(settings, documents)
+    load_trusted_documents(settings, schema, documents)
+    return schema, documents
+
+
 class AppState:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -48,25 +73,36 @@ class AppState:
         self.providers = build_registry(settings, db)
         self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
         self.services["payout_policy"] = payout_policy(settings)
+        self.client_sessions = ClientSessions(ClientSessionSigner(settings.client_session_secret))
+        self.services["client_sessions"] = self.client_sessions
         self.head_revision = head_revision()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    check_production_secrets(settings)
     configure_logging(
         settings.log_level,
         fmt=settings.log_format,
-        secrets=[settings.secret_key, settings.sandbox_webhook_secret],
+        secrets=[
+            settings.secret_key,
+            settings.sandbox_webhook_secret,
+            settings.client_session_secret,
+        ],
     )
     db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
     # Installed now so that even events committed before the listener starts are announced.
-    db.bus = build_event_bus(settings)
+    bus = db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
     rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db, lean_pool)
-    authenticator = Authenticator(db, lean_pool)
+    # Revocations reach this process with every committed event, on every bus.
+    feed = RevocationFeed(state.client_sessions.revocations, db.read)
+    bus.hub.observers.append(feed)
+    authenticator = Authenticator(db, lean_pool, state.client_sessions)
+    schema, _documents = build_graphql_schema(settings)
     graphql = PayoutsGraphQL(
-        build_schema(settings),
+        schema,
         settings=settings,
         db=db,
         authenticator=authenticator,
@@ -75,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await feed.reload()  # before serving: tokens revoked earlier stay refused
         stops = [await start_providers(state.providers, db)]
         for hook in STARTUP_HOOKS:
             stop = await hook(state)

@@ -10,6 +10,8 @@ from typing import Any
 from api.lean_pool import LeanPool
 from services import api_keys
 from services.api_keys import Viewer
+from services.client_sessions.service import ClientSessions
+from services.client_sessions.tokens import ClientSession, is_client_session_token
 from services.database import Database
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,14 @@ class Authenticator:
     SQLite keeps its session (our BEGIN hook owns its transactions).
     """
 
-    def __init__(self, db: Database, pool: LeanPool | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pool: LeanPool | None = None,
+        client_sessions: ClientSessions | None = None,
+    ) -> None:
         self.db = db
+        self.client_sessions = client_sessions
         self._touches: set[asyncio.Task[None]] = set()
         self._owns_pool = pool is None and not db.is_sqlite
         self._pool = LeanPool(db) if self._owns_pool else pool
@@ -51,6 +59,8 @@ class Authenticator:
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
             return None
+        if is_client_session_token(key):
+            return self.client_session_viewer(key)
         found = await self._lookup(key)
         if found is None:
             return None
@@ -60,6 +70,13 @@ class Authenticator:
             self._touches.add(task)
             task.add_done_callback(self._touches.discard)
         return viewer
+
+    def client_session_viewer(self, token: str) -> Viewer | None:
+        """A client session is checked in memory: signature, expiry, revocation (SPEC §3.12)."""
+        if self.client_sessions is None:
+            return None
+        session = self.client_sessions.check(token)
+        return None if session is None else viewer_of_session(session)
 
     async def _lookup(self, key: str) -> tuple[Viewer, bool] | None:
         if self.db.is_sqlite:
@@ -82,3 +99,16 @@ class Authenticator:
                 await api_keys.touch_key(session, api_key_id)
         except Exception:  # last_used_at is informative; never fail a request for it
             log.warning("could not record last use of key %s", api_key_id, exc_info=True)
+
+
+def viewer_of_session(session: ClientSession) -> Viewer:
+    return Viewer(
+        organization_id=session.organization_id,
+        organization_name=session.organization_name,
+        country=session.country,
+        currency=session.currency,
+        livemode=session.livemode,
+        api_key_id=session.api_key_id,  # the minting key's rate limit bucket
+        scopes=session.scopes,
+        expires_at=session.expires_at,
+    )

@@ -61,6 +61,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["PAYOUTS_HOST"] = host
     os.environ["PAYOUTS_PORT"] = str(port)
     settings = Settings()
+    problem = startup_problem(settings)
+    if problem is not None:
+        print(f"payouts: cannot start: {problem}", file=sys.stderr)
+        return 2
     if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
         migrations.upgrade(settings.database_url)
     _announce(settings, host, port)
@@ -84,6 +88,20 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,
     )
     return 0
+
+
+def startup_problem(settings: Settings) -> str | None:
+    """What would stop every worker from starting (a bad trusted document, a development
+    secret in production shape), said once and clearly before any worker starts."""
+    from api.app import ConfigurationError, build_graphql_schema, check_production_secrets
+    from api.trusted_documents import ManifestError
+
+    try:
+        check_production_secrets(settings)
+        build_graphql_schema(settings)
+    except (ConfigurationError, ManifestError) as error:
+        return str(error)
+    return None
 
 
 def _announce(settings: Settings, host: str, port: int) -> None:

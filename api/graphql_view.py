@@ -12,18 +12,24 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Authenticator, key_from_connection_params, key_from_headers
 from api.graphiql import render_page
 from api.middleware import request_id_of
 from api.settings import Settings
+from api.trusted_documents import DOCUMENT_ID_KEY
+from api.ws_sessions import TrustedDocumentsWSHandler, stop_watching, watch_session
 from resolvers.context import Context
 from services.database import Database
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TrustedDocumentsWSHandler
+
     def __init__(
         self,
         schema: strawberry.Schema,
@@ -74,8 +80,46 @@ class PayoutsGraphQL(GraphQL[Context, None]):
                 {"code": "UNAUTHENTICATED", "message": "connection_init needs a valid x-api-key"}
             )
         context.viewer = viewer
+        if viewer.expires_at is not None and isinstance(context.request, WebSocket) and key:
+            authenticate_session = self.authenticate.client_session_viewer
+            watch_session(context.request, viewer, lambda: authenticate_session(key) is not None)
         return await super().on_ws_connect(context)
+
+    async def run(
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, WebSocket):
+                stop_watching(request)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            document_id = await _document_id(request)
+            if document_id is not None:
+                # The schema's TrustedDocumentGate reads it with Apollo's persistedQuery.
+                data.extensions = {**(data.extensions or {}), DOCUMENT_ID_KEY: document_id}
+        return data
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: graphql-transport-ws messages must be text frames.
         return orjson.dumps(data).decode()
+
+
+async def _document_id(request: AsyncHTTPRequestAdapter) -> object:
+    """``documentId`` of a GET query string or a JSON body (GraphQL over HTTP's persisted
+    documents); strawberry's parser drops the member."""
+    if request.method == "GET":
+        return request.query_params.get(DOCUMENT_ID_KEY)
+    body = await request.get_body()  # read once already; starlette keeps it
+    if b'"documentId"' not in (body if isinstance(body, bytes) else body.encode()):
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get(DOCUMENT_ID_KEY) if isinstance(parsed, dict) else None

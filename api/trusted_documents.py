@@ -53,6 +53,9 @@ SUBSCRIBE_REFERENCE: ContextVar[Mapping[str, Any] | None] = ContextVar(
 )
 
 
+MALFORMED = object()  # a reference that is not a string: refused as bad input
+
+
 class ManifestError(ValueError):
     """The trusted documents file cannot be used; the server must not start."""
 
@@ -188,7 +191,7 @@ def requested_reference(extensions: Mapping[str, Any] | None) -> object:
     if isinstance(persisted, Mapping):
         return persisted.get("sha256Hash")
     if persisted is not None:
-        return persisted  # not an object: refused as malformed
+        return MALFORMED
     return None
 
 
@@ -250,7 +253,11 @@ class TrustedDocumentGate(SchemaExtension):
                     context.graphql_document = trusted.document
             return None
         if not isinstance(reference, str):
-            return _error("documentId must be a string.", "BAD_USER_INPUT")
+            return _error(
+                "Name a trusted document with a string: documentId or "
+                "extensions.persistedQuery.sha256Hash.",
+                "BAD_USER_INPUT",
+            )
         trusted = self.documents.find(reference)
         if trusted is None:
             return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")

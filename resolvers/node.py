@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.context import Info
+from resolvers.scopes import may_load_node
 from services.api_keys import Viewer
 
 
@@ -40,4 +41,11 @@ async def load_node(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     loader = _LOADERS.get(prefix)
     if loader is None or not rest:
         return None
-    return await loader(info, viewer, node_id)
+    node = await loader(info, viewer, node_id)
+    if node is None or viewer.scopes is None:
+        return node
+    # A client session sees through ``node`` only the objects its scopes cover.
+    definition = getattr(node, "__strawberry_definition__", None)
+    return (
+        node if definition is not None and may_load_node(definition.name, viewer.scopes) else None
+    )

@@ -10,7 +10,7 @@ import secrets
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +49,9 @@ class Viewer:
     currency: str
     livemode: bool
     api_key_id: str
+    # A client session (SPEC §3.12) acts within these scopes until it expires; None for a key.
+    scopes: frozenset[str] | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -101,22 +102,32 @@ async def latest_revocation(
     return value
 
 
-class RevocationReloader:
-    """Reloads the list from the log in the background (after a bus reconnect)."""
+Reader = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
-    def __init__(self, revocations: RevocationList, read: object) -> None:
+
+class RevocationFeed:
+    """The event bus's observer: applies revocations as they arrive, and rereads the log in
+    the background whenever the listener reconnected (notifications may have been missed)."""
+
+    def __init__(self, revocations: RevocationList, read: Reader) -> None:
         self.revocations = revocations
         self._read = read
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def schedule(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._reload())
+    def observe(self, events: Sequence[PublishedEvent]) -> None:
+        self.revocations.observe(events)
+
+    def resync(self) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(self.reload())
+        except RuntimeError:  # no loop: nothing is being served
+            return
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _reload(self) -> None:
+    async def reload(self) -> None:
         try:
-            async with self._read() as session:  # type: ignore[operator]
+            async with self._read() as session:
                 await self.revocations.load(session)
         except Exception:
             log.warning("could not reload client session revocations", exc_info=True)

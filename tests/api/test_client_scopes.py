@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 from graphql import parse
 
-from api.client_scopes import (
-    KEY_ONLY,
-    OPEN,
-    ROOT_FIELD_SCOPES,
-    forbidden_fields,
-    may_load_node,
-    root_fields,
-)
+from api.client_scopes import forbidden_fields, root_fields
 from api.schema import build_schema
+from resolvers.scopes import KEY_ONLY, OPEN, ROOT_FIELD_SCOPES, may_load_node
 
 ALL = frozenset({"PAYOUTS_READ", "PAYOUTS_WRITE", "ACCOUNT_READ", "ACCOUNT_WRITE"})
 

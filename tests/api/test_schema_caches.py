@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from api.document_gate import _cached_validate
-
 from api.schema import build_schema
 from api.settings import Settings
 

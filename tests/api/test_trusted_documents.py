@@ -11,6 +11,7 @@ import pytest
 from api.document_gate import DocumentLimits
 from api.schema import build_schema
 from api.trusted_documents import (
+    MALFORMED,
     ManifestError,
     TrustedDocuments,
     fold_document_id,
@@ -98,7 +99,7 @@ def test_requested_reference_forms() -> None:
     assert requested_reference(None) is None
     assert requested_reference({"documentId": "abc"}) == "abc"
     assert requested_reference({"persistedQuery": {"version": 1, "sha256Hash": "abc"}}) == "abc"
-    assert requested_reference({"persistedQuery": "abc"}) == "abc"  # malformed: refused later
+    assert requested_reference({"persistedQuery": "abc"}) is MALFORMED
     assert requested_reference({"other": 1}) is None
 
 
