@@ -50,8 +50,9 @@ export function connect(
         forwardSubscription: (request) => ({
           subscribe: (sink) => ({
             unsubscribe: ws.subscribe(
-              // `query` is absent for a trusted document: the payload names its documentId.
-              request as unknown as { query: string },
+              // A trusted document travels as its documentId; graphql-ws insists on a string
+              // `query`, so it gets an empty one (the server takes the manifest's text).
+              { ...request, query: request.query ?? "" },
               sink,
             ),
           }),
