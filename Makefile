@@ -67,4 +67,4 @@ bench: install
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache payouts.db*
+	rm -rf $(VENV) node_modules examples/dashboard/node_modules examples/dashboard/dist .mypy_cache .ruff_cache .pytest_cache payouts.db*

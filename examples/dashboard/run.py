@@ -76,7 +76,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0
     raise SystemExit(f"the API was not ready at {url} within {timeout:.0f}s")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops both servers like Ctrl-C does
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     if not (HERE / "dist" / "index.html").exists() or not MANIFEST.exists():
         raise SystemExit("build the page first: cd examples/dashboard && npm ci && npm run build")
     DATA.mkdir(exist_ok=True)
