@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,10 +34,16 @@ class Minter:
     api_key_id: str
 
 
+# Tokens verified recently, by their exact text: a page sends the same token with every
+# request, so the JWT is decoded once and then only its expiry and revocation are checked.
+VERIFIED_CACHE_SIZE = 10_000
+
+
 @dataclass
 class ClientSessions:
     signer: ClientSessionSigner
     revocations: RevocationList = field(default_factory=RevocationList)
+    _verified: OrderedDict[str, ClientSession] = field(default_factory=OrderedDict, repr=False)
 
     def mint(self, minter: Minter, scopes: Sequence[str], expires_in_seconds: int) -> MintedSession:
         if not scopes:
@@ -63,8 +70,18 @@ class ClientSessions:
 
     def check(self, token: str) -> ClientSession | None:
         """The session of a genuine, unexpired, unrevoked token; no database round trip."""
-        session = self.signer.verify(token)
-        if session is None or self.revocations.is_revoked(session):
+        session = self._verified.get(token)
+        if session is None:
+            session = self.signer.verify(token)
+            if session is None:
+                return None  # junk is never remembered
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+            self._verified[token] = session
+        if session.expires_at <= datetime.now(UTC):
+            self._verified.pop(token, None)
+            return None
+        if self.revocations.is_revoked(session):
             return None
         return session
 

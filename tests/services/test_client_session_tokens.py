@@ -192,3 +192,33 @@ def test_an_older_revocation_never_moves_the_instant_back() -> None:
     sessions = ClientSessions(ClientSessionSigner(SECRET), revocations)
     minted = mint(sessions.signer, now=now.timestamp() - 1)
     assert sessions.check(minted.token) is None
+
+
+def test_a_remembered_token_still_expires_and_is_still_revocable() -> None:
+    sessions = ClientSessions(ClientSessionSigner(SECRET))
+    short = mint(sessions.signer, seconds=10, now=time.time() - 9)  # expires within 1 s
+    assert sessions.check(short.token) is not None  # verified and remembered
+    assert sessions.check(short.token) is not None  # from memory
+    time.sleep(max(0.0, short.session.expires_at.timestamp() - time.time()) + 0.05)
+    assert sessions.check(short.token) is None  # expiry is checked on every use
+    long = mint(sessions.signer)
+    assert sessions.check(long.token) is not None
+    sessions.revocations.revoke("org_abc", False, datetime.now(UTC) + timedelta(seconds=1))
+    assert sessions.check(long.token) is None
+    assert sessions.check(_tamper_signature(long.token)) is None
+
+
+def test_the_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.client_sessions import service
+
+    monkeypatch.setattr(service, "VERIFIED_CACHE_SIZE", 3)
+    sessions = ClientSessions(ClientSessionSigner(SECRET))
+    tokens = [mint(sessions.signer).token for _ in range(5)]
+    for token in tokens:
+        assert sessions.check(token) is not None
+    assert len(sessions._verified) == 3
+    assert all(sessions.check(token) is not None for token in tokens)  # evicted: verified again
+
+
+def _tamper_signature(token: str) -> str:
+    return token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
