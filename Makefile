@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
 
-.PHONY: dashboard dashboard-build install run dev lint fmt typecheck schema schema-check alembic-check test test-sqlite test-postgres check bench clean
+.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check alembic-check test test-fast test-sqlite test-postgres check bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -41,6 +41,10 @@ fmt: install
 typecheck: install
 	$(BIN)/mypy .
 
+## lint-imports: the layer contracts of pyproject.toml ([tool.importlinter])
+lint-imports: install
+	$(BIN)/lint-imports
+
 schema: install
 	$(BIN)/payouts export-schema --output schema.graphql
 
@@ -52,6 +56,10 @@ alembic-check: install
 	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic check
 	rm -f $(TMP_DB)*
 
+## test-fast: everything but the end-to-end tests (real servers, browsers), on SQLite
+test-fast: install
+	PAYOUTS_TEST_BACKEND=sqlite $(BIN)/python -m pytest -q -p no:cacheprovider -m "not e2e" --ignore=tests/e2e
+
 test-sqlite: install
 	PAYOUTS_TEST_BACKEND=sqlite $(BIN)/python -m pytest -q
 
@@ -61,7 +69,7 @@ test-postgres: install
 test: test-sqlite test-postgres
 
 ## check: everything CI runs
-check: lint typecheck schema-check alembic-check test-sqlite test-postgres
+check: lint typecheck lint-imports schema-check alembic-check test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -6,7 +6,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import sqlalchemy as sa
 import strawberry
@@ -19,25 +18,24 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
 from api.bus import build_event_bus, start_event_bus
+from api.composition import build_services
 from api.graphiql import ASSETS_PATH, serve_asset
 from api.graphql_view import PayoutsGraphQL
-from api.jobs import payout_policy, start_payout_jobs
+from api.jobs import start_payout_jobs
 from api.lean_pool import LeanPool
 from api.logging import configure_logging
 from api.loop_lag import start_loop_lag_monitor
 from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
-from api.providers import build_registry, start_providers
+from api.providers import start_providers
 from api.rate_limit import build_rate_limiter
 from api.schema import build_schema, load_trusted_documents
 from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
 from api.trusted_documents import TrustedDocuments
 from api.webhooks import receive_webhook
 from services.client_sessions.revocations import RevocationFeed
-from services.client_sessions.service import ClientSessions
-from services.client_sessions.tokens import ClientSessionSigner
-from services.database import Database
+from services.infra.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +68,8 @@ class AppState:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self.providers = build_registry(settings, db)
-        self.services: dict[str, Any] = {"settings": settings, "providers": self.providers}
-        self.services["payout_policy"] = payout_policy(settings)
-        self.client_sessions = ClientSessions(ClientSessionSigner(settings.client_session_secret))
-        self.services["client_sessions"] = self.client_sessions
+        self.services = build_services(settings, db)
+        self.providers = self.services.providers
         self.head_revision = head_revision()
 
 
@@ -95,11 +90,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     bus = db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
-    rate_limiter = state.services["rate_limiter"] = build_rate_limiter(settings, db, lean_pool)
+    rate_limiter = state.services.rate_limiter = build_rate_limiter(settings, db, lean_pool)
     # Revocations reach this process with every committed event, on every bus.
-    feed = RevocationFeed(state.client_sessions.revocations, db.read)
+    feed = RevocationFeed(state.services.client_sessions.revocations, db.read)
     bus.hub.observers.append(feed)
-    authenticator = Authenticator(db, lean_pool, state.client_sessions)
+    authenticator = Authenticator(db, lean_pool, state.services.client_sessions)
     schema, _documents = build_graphql_schema(settings)
     graphql = PayoutsGraphQL(
         schema,

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.lean_pool import LeanPool
-from services import api_keys
-from services.api_keys import Viewer
 from services.client_sessions.service import ClientSessions
 from services.client_sessions.tokens import ClientSession, is_client_session_token
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
+from services.organizations.api_keys import Viewer
 
 log = logging.getLogger(__name__)
 

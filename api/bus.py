@@ -1,4 +1,4 @@
-"""Wiring of the event bus from settings (``PAYOUTS_EVENT_BUS``; README "Live updates")."""
+"""Wiring of the event bus from settings (``PAYOUTS_EVENT_BUS``; docs/live-updates.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
-from services.event_bus import InProcessBus, LiveBus, PostgresBus
+from services.infra.event_bus import InProcessBus, LiveBus, PostgresBus
 
 if TYPE_CHECKING:
     from api.app import AppState
@@ -47,7 +47,7 @@ async def start_event_bus(state: AppState) -> Callable[[], Awaitable[None]]:
     db = state.db
     bus = db.bus if isinstance(db.bus, LiveBus) else build_event_bus(state.settings)
     db.bus = bus
-    state.services["event_bus"] = bus
+    state.services.bus = bus
     await bus.start()
     log.info("event bus: %s", type(bus).__name__)
 

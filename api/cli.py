@@ -15,22 +15,16 @@ from api import migrations
 from api.graphiql import missing_assets
 from api.logging import configure_logging
 from api.settings import Settings
-from services import api_keys
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations import api_keys
 
 Command = Callable[[argparse.Namespace, Settings], int]
-COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None], str]] = {}
+Arguments = Callable[[argparse.ArgumentParser], None]
 
 
-def command(
-    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
-) -> Callable[[Command], Command]:
-    def register(fn: Command) -> Command:
-        COMMANDS[name] = (fn, arguments, help)
-        return fn
-
-    return register
+def _no_args(p: argparse.ArgumentParser) -> None:
+    return None
 
 
 def run_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> Any:
@@ -51,7 +45,6 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
 
 
-@command("serve", "run the HTTP/WebSocket server", _serve_args)
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -130,7 +123,6 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         print("Use an existing key, or make one with: payouts create-org --name NAME", flush=True)
 
 
-@command("migrate", "apply database migrations")
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
     migrations.upgrade(settings.database_url)
     print(json.dumps({"migrated": True, "head": migrations.head_revision()}))
@@ -142,7 +134,6 @@ def _create_org_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", default="US")
 
 
-@command("create-org", "create an organization and print its keys as JSON", _create_org_args)
 def create_org(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> api_keys.NewOrganization:
         async with db.transaction() as session:
@@ -165,7 +156,6 @@ def _revoke_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("key", help="the API key itself, or its id (key_...)")
 
 
-@command("revoke-key", "revoke an API key", _revoke_args)
 def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> str:
         async with db.transaction() as session:
@@ -179,7 +169,6 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", default=None)
 
 
-@command("export-schema", "print the GraphQL SDL (or write it with --output)", _export_args)
 def export_schema(args: argparse.Namespace, settings: Settings) -> int:
     from api.schema import export_sdl
 
@@ -191,38 +180,50 @@ def export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def commands() -> dict[str, tuple[Command, Arguments, str]]:
+    """Every command of ``payouts``: name → (function, its arguments, help)."""
+    # Imported here: the command modules use ``run_db`` from this one.
+    from api.cli_ledger import verify_ledger
+
+    return {
+        "serve": (serve, _serve_args, "run the HTTP/WebSocket server"),
+        "migrate": (migrate, _no_args, "apply database migrations"),
+        "create-org": (
+            create_org,
+            _create_org_args,
+            "create an organization and print its keys as JSON",
+        ),
+        "revoke-key": (revoke_key, _revoke_args, "revoke an API key"),
+        "export-schema": (
+            export_schema,
+            _export_args,
+            "print the GraphQL SDL (or write it with --output)",
+        ),
+        "verify-ledger": (
+            verify_ledger,
+            _no_args,
+            "check every ledger invariant; exit non-zero on any violation",
+        ),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payouts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (_, arguments, help_text) in COMMANDS.items():
+    for name, (_, arguments, help_text) in commands().items():
         arguments(sub.add_parser(name, help=help_text))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_command_modules()
     args = build_parser().parse_args(argv)
     settings = Settings()
     try:
-        return COMMANDS[args.command][0](args, settings)
+        return commands()[args.command][0](args, settings)
     except DomainError as error:
         print(json.dumps({"error": error.code, "message": error.message}), file=sys.stderr)
         return 2
 
 
-def _load_command_modules() -> None:
-    """Modules that register more commands (for example ``verify-ledger``)."""
-    for module in ("api.cli_ledger",):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 if __name__ == "__main__":
-    # Run the canonical ``api.cli`` module, so commands registered by other modules (which
-    # import ``api.cli``) land in the same registry as under the ``payouts`` script.
-    from api.cli import main as canonical_main
-
-    raise SystemExit(canonical_main())
+    raise SystemExit(main())

@@ -7,13 +7,12 @@ import dataclasses
 import json
 import sys
 
-from api.cli import command, run_db
+from api.cli import run_db
 from api.settings import Settings
-from services.database import Database
-from services.ledger_audit import Violation, verify
+from services.infra.database import Database
+from services.ledger.audit import Violation, verify
 
 
-@command("verify-ledger", "check every ledger invariant; exit non-zero on any violation")
 def verify_ledger(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> list[Violation]:
         async with db.read() as session, session.begin():

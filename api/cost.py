@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -278,8 +278,8 @@ class QueryCost(SchemaExtension):
     async def _charge(self, cost: int) -> GraphQLError | None:
         app_context = self.execution_context.context
         viewer = getattr(app_context, "viewer", None)
-        services = getattr(app_context, "services", None) or {}
-        limiter: RateLimiter | None = services.get("rate_limiter")
+        services = getattr(app_context, "services", None)
+        limiter = cast("RateLimiter | None", getattr(services, "rate_limiter", None))
         if limiter is None or viewer is None:
             return None
         self.decision = decision = await limiter.take(f"key:{viewer.api_key_id}", cost)

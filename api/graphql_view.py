@@ -24,7 +24,8 @@ from api.settings import Settings
 from api.trusted_documents import DOCUMENT_ID_KEY
 from api.ws_sessions import TrustedDocumentsWSHandler, stop_watching, watch_session
 from resolvers.context import Context
-from services.database import Database
+from services.app_services import AppServices
+from services.infra.database import Database
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):
@@ -37,7 +38,7 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         settings: Settings,
         db: Database,
         authenticator: Authenticator,
-        services: dict[str, Any],
+        services: AppServices,
     ) -> None:
         super().__init__(
             schema,

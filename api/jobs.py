@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 
 from api.metrics import set_reconciler_backlog
 from api.settings import Settings
-from services import balance_release, reconciler
-from services.payouts import PayoutPolicy
+from services.ledger import release as balance_release
+from services.payouts import reconciler
+from services.payouts.service import PayoutPolicy
 
 if TYPE_CHECKING:
     from api.app import AppState
@@ -27,13 +28,12 @@ def payout_policy(settings: Settings) -> PayoutPolicy:
         retry_base_seconds=settings.payout_retry_base_seconds,
         retry_grace_seconds=settings.payout_retry_grace_seconds,
         claim_lease_seconds=settings.payout_claim_lease_seconds,
-        kill_after_commit=settings.fault_kill_after_payout_commit,
     )
 
 
 async def start_payout_jobs(state: AppState) -> Callable[[], Awaitable[None]]:
     settings = state.settings
-    policy: PayoutPolicy = state.services["payout_policy"]
+    policy = state.services.payout_policy
 
     async def release() -> int:
         return await balance_release.release_pass(state.db)

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from services.database import Database
+from services.infra.database import Database
 
 # Fixed size: overflow connections are opened and closed per request under load (py-spy).
 LEAN_POOL_SIZE = 4

@@ -7,7 +7,7 @@ their code from a fixed list, HTTP requests by route template.
 Hooks for other components: ``subscription_opened``/``subscription_closed`` (the
 ``OperationObserver`` extension already calls them for every subscription operation),
 ``set_reconciler_backlog(n)`` and the webhook lag histogram (registered on
-``services.webhooks.LAG_OBSERVERS``).
+``services.provider_events.ingest.LAG_OBSERVERS``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from api.cost import select_operation
 from api.errors import error_code, is_unexpected
 from api.logging import LogContext, request_log_context
 from api.middleware import request_id_of
-from services import mailbox, webhooks
+from services.infra import mailbox
+from services.provider_events import ingest as webhooks
 
 access_log = logging.getLogger("payouts.access")
 

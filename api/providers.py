@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from api.settings import Settings
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services import idempotency, webhooks
-from services.database import Database
+from services import idempotency
+from services.infra.database import Database
+from services.provider_events import ingest as webhooks
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 1.0

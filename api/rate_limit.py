@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from api.lean_pool import LeanPool
 from api.settings import Settings
-from services.database import Database
+from services.infra.database import Database
 
 log = logging.getLogger("payouts.rate_limit")
 

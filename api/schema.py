@@ -22,14 +22,17 @@ from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
 from api.trusted_documents import TrustedDocumentGate, TrustedDocuments, read_manifest
-from resolvers.balance import BalanceMutation, BalanceQuery
-from resolvers.client_sessions import ClientSessionMutation
-from resolvers.live_fields import LiveSubscription
+from resolvers.balance.mutations import BalanceMutation
+from resolvers.balance.queries import BalanceQuery
+from resolvers.client_sessions.mutations import ClientSessionMutation
+from resolvers.live.subscriptions import LiveSubscription
 from resolvers.node_query import NodeQuery
-from resolvers.payout_accounts import PayoutAccountMutation, PayoutAccountQuery
-from resolvers.payouts import PayoutMutation, PayoutQuery
-from resolvers.plan_mutations import PlanMutation
-from resolvers.plans import PlanQuery
+from resolvers.payout_accounts.mutations import PayoutAccountMutation
+from resolvers.payout_accounts.queries import PayoutAccountQuery
+from resolvers.payouts.mutations import PayoutMutation
+from resolvers.payouts.queries import PayoutQuery
+from resolvers.plans.mutations import PlanMutation
+from resolvers.plans.queries import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
 

@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     payout_claim_lease_seconds: float = Field(default=30.0, gt=0)
     reconciler_interval_seconds: float = Field(default=1.0, gt=0)
     balance_release_interval_seconds: float = Field(default=0.5, gt=0)
-    # Fault injection for tests only: SIGKILL the process between a payout's commit and its
-    # provider call (the reconciler must finish the payout after a restart).
+    # Fault injection for tests only (services/infra/faults.py): SIGKILL the process between a
+    # payout's commit and its provider call (the reconciler must finish the payout after a restart).
     fault_kill_after_payout_commit: bool = False
     # Live updates (README "Live updates"): the bus defaults to "memory" on SQLite and
     # "postgres" (LISTEN/NOTIFY, reaches every process) on PostgreSQL.

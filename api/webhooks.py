@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 
 from providers.base import WebhookVerificationError
 from providers.registry import ProviderRegistry
-from services import webhooks
+from services.provider_events import ingest as webhooks
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 256 * 1024
@@ -19,7 +19,7 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 async def receive_webhook(request: Request) -> JSONResponse:
     state = request.app.state.payouts
-    registry: ProviderRegistry = state.services["providers"]
+    registry: ProviderRegistry = state.services.providers
     name = request.path_params["provider"]
     provider = registry.by_name(name)
     if provider is None:

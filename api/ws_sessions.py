@@ -22,7 +22,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 
 from api.trusted_documents import DOCUMENT_ID_KEY, SUBSCRIBE_REFERENCE
 from resolvers.context import Context
-from services.api_keys import Viewer
+from services.organizations.api_keys import Viewer
 
 SESSION_CLOSE_CODE = 4403
 SESSION_ENDED_REASON = "Forbidden: client session expired or revoked; mint a new one"

@@ -21,8 +21,9 @@ from models import (
     SandboxExternalAccount,
 )
 from models.base import new_id, utcnow
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 
 # Settled statuses only: the reconciler and the sandbox leave such payouts alone.
 SEEDED_STATUSES = ("IN_TRANSIT", "PAID", "PAID", "FAILED", "CANCELED")

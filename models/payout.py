@@ -19,7 +19,7 @@ class PayoutStatus(enum.StrEnum):
     CANCELED = "CANCELED"
 
 
-# The only moves a payout can make (applied by services/payouts.py alone).
+# The only moves a payout can make (applied by services/payouts/service.py alone).
 PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
     PayoutStatus.PENDING: frozenset(
         {PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED, PayoutStatus.CANCELED}

@@ -27,7 +27,7 @@ class WebhookVerificationError(Exception):
 
 
 class TransactionFactory(Protocol):
-    """What a provider that keeps state in our database needs (``services.database.Database``)."""
+    """What a provider that keeps state in our database needs (``services.infra.database.Database``)."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from resolvers.context import Info
 from resolvers.errors import unauthenticated
-from services.api_keys import Viewer
+from services.organizations.api_keys import Viewer
 
 
 def require_viewer(info: Info) -> Viewer:

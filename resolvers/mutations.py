@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, get_type_hints
 
 from graphql import FieldNode, OperationType
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.errors import UserError, user_errors_from
 from resolvers.snapshot import dump, load
 from services import idempotency
-from services.api_keys import Viewer
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database, Session
+from services.organizations.api_keys import Viewer
 
 
 class Payload(Protocol):
@@ -25,31 +24,71 @@ class Payload(Protocol):
 
 
 P = TypeVar("P", bound=Payload)
-Action = Callable[[AsyncSession, Viewer], Awaitable[P]]
-Prepare = Callable[[Viewer], Awaitable[None]]
+Action = Callable[[Session, Viewer, Any], Awaitable[P]]
+Prepare = Callable[[Info, Any, Viewer], Awaitable[Any]]
 
 
-async def run_mutation(
+def run_mutation(
+    body: Callable[..., Awaitable[Any]] | None = None, *, prepare: Prepare | None = None
+) -> Any:
+    """Turn a mutation body into the field's resolver: auth, idempotency, one transaction,
+    ``DomainError`` → ``userErrors`` with nothing changed.
+
+    The body is ``async def field(self, info, input, session, viewer) -> Payload`` (plus
+    ``prepared`` with ``prepare``); the resolver GraphQL sees is ``(info, input) -> Payload``.
+    The mutation's name (for idempotency) is the GraphQL field's own name.
+
+    With an idempotency key (``input.idempotencyKey`` or the ``Idempotency-Key`` header of a
+    single-mutation request) the payload is stored in the same transaction and replayed for
+    the same request.
+
+    ``prepare(info, input, viewer)`` runs first, outside any transaction, once the key is
+    claimed: the place for slow or external work (document download, provider calls made with
+    their own idempotency keys). It must not write our tables; what it returns is passed to the
+    body as ``prepared``.
+    """
+
+    def decorate(body: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        hints = get_type_hints(body)
+        payload = hints["return"]
+
+        async def resolver(self: Any, info: Info, input: Any) -> Any:
+            async def action(session: Session, viewer: Viewer, prepared: Any) -> Any:
+                if prepare is None:
+                    return await body(self, info, input, session, viewer)
+                return await body(self, info, input, session, viewer, prepared=prepared)
+
+            before = None
+            if prepare is not None:
+                step = prepare
+
+                async def before_transaction(viewer: Viewer) -> Any:
+                    return await step(info, input, viewer)
+
+                before = before_transaction
+            return await _run(info, input, payload, action, before)
+
+        resolver.__name__ = body.__name__
+        resolver.__qualname__ = body.__qualname__
+        resolver.__module__ = body.__module__
+        resolver.__doc__ = body.__doc__
+        # What strawberry reads to build the field: its arguments and its type.
+        resolver.__annotations__ = {"info": Info, "input": hints["input"], "return": payload}
+        return resolver
+
+    return decorate if body is None else decorate(body)
+
+
+async def _run(
     info: Info,
-    *,
-    name: str,
     input: Any,
     payload: type[P],
     action: Action[P],
-    prepare: Prepare | None = None,
+    prepare: Callable[[Viewer], Awaitable[Any]] | None,
 ) -> P:
-    """Run ``action`` in one transaction and return its payload.
-
-    A ``DomainError`` rolls everything back and becomes ``userErrors``. With an idempotency key
-    (``input.idempotencyKey`` or the ``Idempotency-Key`` header of a single-mutation request),
-    the payload is stored in the same transaction and replayed for the same request.
-
-    ``prepare`` runs first, outside any transaction, once the key is claimed: the place for slow
-    or external work (document download, provider calls made with their own idempotency keys).
-    It must not write our tables; ``action`` does that afterwards.
-    """
     viewer = require_viewer(info)
     db = info.context.db
+    name = info.field_name
     key = getattr(input, "idempotency_key", None) or _header_key(info)
     if key is None:
         return await _execute(db, viewer, payload, action, None, prepare)
@@ -72,13 +111,12 @@ async def _execute(
     payload: type[P],
     action: Action[P],
     scope: idempotency.Scope | None,
-    prepare: Prepare | None,
+    prepare: Callable[[Viewer], Awaitable[Any]] | None,
 ) -> P:
     try:
-        if prepare is not None:
-            await prepare(viewer)
+        prepared = None if prepare is None else await prepare(viewer)
         async with db.transaction() as session:
-            result = await action(session, viewer)
+            result = await action(session, viewer, prepared)
             if scope is not None:
                 await idempotency.complete(session, scope, _encode(result))
         return result
@@ -105,7 +143,7 @@ async def _remember_failure(
 
 
 def _secret_key(info: Info) -> str:
-    return str(info.context.services["settings"].secret_key)
+    return info.context.services.secret_key
 
 
 def _encode(result: Any) -> str:

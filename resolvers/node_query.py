@@ -1,10 +1,42 @@
+"""``node(id)``: the id's prefix picks the domain's loader (one table, below)."""
+
 from __future__ import annotations
 
 import strawberry
 
 from resolvers.auth import require_viewer
+from resolvers.balance.queries import load_transaction
 from resolvers.context import Info
-from resolvers.node import Node, load_node
+from resolvers.node import Node, NodeLoader
+from resolvers.payout_accounts.queries import load_bank_account, load_payout_account
+from resolvers.payouts.queries import load_payout
+from resolvers.plans.queries import load_plan, load_plan_group
+from resolvers.scopes import may_load_node
+from services.organizations.api_keys import Viewer
+
+NODE_LOADERS: dict[str, NodeLoader] = {
+    "pacct": load_payout_account,
+    "ba": load_bank_account,
+    "txn": load_transaction,
+    "po": load_payout,
+    "plan": load_plan,
+    "plg": load_plan_group,
+}
+
+
+async def load_node(info: Info, viewer: Viewer, node_id: str) -> Node | None:
+    prefix, _, rest = node_id.partition("_")
+    loader = NODE_LOADERS.get(prefix)
+    if loader is None or not rest:
+        return None
+    node = await loader(info, viewer, node_id)
+    if node is None or viewer.scopes is None:
+        return node
+    # A client session sees through ``node`` only the objects its scopes cover.
+    definition = getattr(node, "__strawberry_definition__", None)
+    return (
+        node if definition is not None and may_load_node(definition.name, viewer.scopes) else None
+    )
 
 
 @strawberry.type

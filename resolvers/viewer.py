@@ -6,7 +6,7 @@ import strawberry
 
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from services.api_keys import Viewer as ViewerData
+from services.organizations.api_keys import Viewer as ViewerData
 
 
 @strawberry.type

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import IdempotencyRecord, IdempotencyStatus
 from models.base import utcnow
-from services.database import Database
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
+from services.infra.database import Database
 from services.sensitive import keyed_fingerprint
 
 RETENTION = timedelta(hours=24)
@@ -40,7 +40,7 @@ def fingerprint(secret_key: str, mutation: str, request: Any) -> str:
 def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise DomainError(
-            "VALIDATION_ERROR",
+            ErrorCode.VALIDATION_ERROR,
             f"idempotencyKey must be 1 to {MAX_KEY_LENGTH} characters",
             ["input", "idempotencyKey"],
         )
@@ -66,7 +66,9 @@ async def claim(db: Database, scope: Scope, mutation: str, request_hash: str) ->
         async with db.read() as session:
             existing = await _get(session, scope, lock=False)
         if existing is None:  # pragma: no cover - it was just inserted
-            raise DomainError("IDEMPOTENCY_IN_PROGRESS", "retry in a moment", None) from None
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_IN_PROGRESS, "retry in a moment", None
+            ) from None
         return _resolve_existing(existing, mutation, request_hash, utcnow(), take_over=False)
 
 
@@ -80,7 +82,7 @@ def _resolve_existing(
 ) -> str | None:
     if record.mutation != mutation or record.fingerprint != request_hash:
         raise DomainError(
-            "IDEMPOTENCY_KEY_MISMATCH",
+            ErrorCode.IDEMPOTENCY_KEY_MISMATCH,
             "this idempotency key was used with a different request",
             ["input", "idempotencyKey"],
         )
@@ -90,7 +92,7 @@ def _resolve_existing(
         record.locked_at = now  # the earlier attempt died before committing anything
         return None
     raise DomainError(
-        "IDEMPOTENCY_IN_PROGRESS",
+        ErrorCode.IDEMPOTENCY_IN_PROGRESS,
         "a request with this idempotency key is still running; retry shortly",
         ["input", "idempotencyKey"],
     )

@@ -13,7 +13,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from services.errors import DomainError
+from services.errors import DomainError, ErrorCode
 
 R = TypeVar("R")
 MAX_PAGE_SIZE = 100
@@ -22,7 +22,7 @@ DEFAULT_PAGE_SIZE = 20
 
 class InvalidPageRequest(DomainError):
     def __init__(self, message: str, field: str) -> None:
-        super().__init__("VALIDATION_ERROR", message, [field])
+        super().__init__(ErrorCode.VALIDATION_ERROR, message, [field])
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Sensitive values: what we keep of them (README "Sensitive data").
+"""Sensitive values: what we keep of them (docs/payout-accounts.md, "Sensitive data").
 
 Full account numbers, ID numbers, SSN digits, tax IDs and dates of birth are never stored: they
 travel in memory to the provider only. A bank account is recognised again through a keyed

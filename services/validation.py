@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError, ErrorCode, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,7 +23,7 @@ def validate(model: type[M], data: dict[str, Any], *, prefix: tuple[str, ...] = 
     except ValidationError as exc:
         problems = [
             DomainError(
-                "VALIDATION_ERROR",
+                ErrorCode.VALIDATION_ERROR,
                 _message(err),
                 [*prefix, *(camel(str(part)) for part in err["loc"] if not isinstance(part, int))],
             )

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from api import migrations
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.support.live_server import LiveServer, start_server
 from tests.support.orgs import TestOrg
 from tests.support.sensitive import remember_sensitive

@@ -1,4 +1,4 @@
-"""The README documents every setting (operators configure from it, not from the code)."""
+"""docs/configuration.md documents every setting (operators configure from it, not from the code)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 
 from api.settings import Settings
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+CONFIGURATION = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
-def test_setting_is_documented_in_readme(name: str) -> None:
-    assert f"`PAYOUTS_{name.upper()}`" in README
+def test_setting_is_documented_in_configuration_md(name: str) -> None:
+    assert f"`PAYOUTS_{name.upper()}`" in CONFIGURATION

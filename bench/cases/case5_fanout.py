@@ -25,8 +25,8 @@ from api.settings import Settings
 from bench import seed, webhook_bodies
 from bench.harness import BenchContext, Row
 from bench.subscribers import Subscribers
-from services import payouts
-from services.database import Database
+from services.infra.database import Database
+from services.payouts import service as payouts
 
 SUBSCRIBERS = 1000
 PROCESSES = 4

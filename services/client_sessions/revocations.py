@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from models import Event
 from services.client_sessions.tokens import ClientSession
-from services.events import PublishedEvent, record_event
+from services.infra.events import PublishedEvent, record_event
 
 log = logging.getLogger(__name__)
 

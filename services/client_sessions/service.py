@@ -19,7 +19,7 @@ from services.client_sessions.tokens import (
     ClientSessionSigner,
     MintedSession,
 )
-from services.errors import DomainError, validation_error
+from services.errors import DomainError, ErrorCode, validation_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,4 +96,4 @@ class ClientSessions:
 def refuse_client_session(scopes: frozenset[str] | None) -> None:
     """Only an API key may mint or revoke sessions (the scope gate refuses tokens first)."""
     if scopes is not None:
-        raise DomainError("VALIDATION_ERROR", "only an API key may manage client sessions")
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "only an API key may manage client sessions")

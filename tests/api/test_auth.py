@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from api.auth import Authenticator
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.conftest import make_org
 
 

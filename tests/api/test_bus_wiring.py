@@ -10,8 +10,8 @@ import pytest
 from api.app import create_app
 from api.bus import EventBusMisconfigured, asyncpg_dsn, build_event_bus
 from api.settings import Settings
-from services.event_bus import InProcessBus, PostgresBus
-from services.subscriptions import open_event_stream
+from services.infra.event_bus import InProcessBus, PostgresBus
+from services.infra.event_streams import open_event_stream
 from tests.conftest import BACKEND, make_org
 from tests.support.live import Change, Collector, record, wait_until_live
 

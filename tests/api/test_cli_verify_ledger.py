@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import Balance
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 from tests.support.payouts import verify_ledger
 
 

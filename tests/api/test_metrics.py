@@ -25,7 +25,7 @@ from api.metrics import (
     set_reconciler_backlog,
 )
 from api.settings import Settings
-from services import webhooks
+from services.provider_events import ingest as webhooks
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import (
     ROOT,

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 
 from api.rate_limit import RedisRateLimiter, SqlRateLimiter
-from services.database import Database
+from services.infra.database import Database
 from tests.support.live_server import free_port
 
 REDIS_URL = os.environ.get("PAYOUTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

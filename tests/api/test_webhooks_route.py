@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from models import ProviderEvent
 from models.base import new_id
-from services.database import Database
+from services.infra.database import Database
 from tests.support.live_server import LiveServer
 from tests.support.webhooks import sandbox_event, signed
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import websockets
 
-from services.database import Database
-from services.event_bus import LiveBus
+from services.infra.database import Database
+from services.infra.event_bus import LiveBus
 from tests.support.live import live_database, wait_until_live
 from tests.support.live_schema import SUBSCRIBE, rename, serve_live_schema
 from tests.support.orgs import TestOrg

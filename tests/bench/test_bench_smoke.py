@@ -15,8 +15,8 @@ from bench.harness import Row, discover
 from bench.servers import serve
 from bench.subscribers import Subscribers
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services.api_keys import generate_key
-from services.database import Database
+from services.infra.database import Database
+from services.organizations.api_keys import generate_key
 
 
 def _requests(path: Path) -> list[tuple[dict[str, str], bytes]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.accounts import complete_verification, individual_input
 from tests.support.graphql import GraphQLClient

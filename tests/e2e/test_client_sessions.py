@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from services.database import Database
+from services.infra.database import Database
 from tests.support.client_sessions import (
     ALL_SCOPES,
     MINT,

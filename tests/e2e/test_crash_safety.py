@@ -28,8 +28,9 @@ from models import (
     SandboxTransfer,
     SandboxWebhookDelivery,
 )
-from services import api_keys, ledger
-from services.database import Database
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.organizations import api_keys
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer, free_port, start_server, stop
 from tests.support.payout_setup import insert_verified_payout_account

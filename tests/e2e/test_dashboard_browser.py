@@ -27,7 +27,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, WebSocket, async_playwright, expect
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.live_server import ROOT, LiveServer, free_port, start_server
 from tests.support.orgs import TestOrg

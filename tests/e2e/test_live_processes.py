@@ -10,8 +10,8 @@ import pytest
 from gql import Client, gql
 from gql.transport.websockets import WebsocketsTransport
 
-from services.database import Database
-from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
 from tests.support.graphql import GraphQLClient
 from tests.support.live_app import start_live_test_server
 from tests.support.live_schema import SUBSCRIBE

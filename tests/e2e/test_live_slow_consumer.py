@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import websockets
 
-from services.database import Database
-from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
 from tests.conftest import make_org
 from tests.support.graphql import GraphQLClient
 from tests.support.live_client import metric, wait_for_open_subscriptions

@@ -15,8 +15,8 @@ from sqlmodel import col
 
 from models import ProviderEvent
 from models.payout import Payout as PayoutRow
-from services.database import Database
-from services.subscriptions import decode_event_cursor
+from services.infra.database import Database
+from services.infra.event_streams import decode_event_cursor
 from tests.conftest import make_org
 from tests.support.accounts import complete_verification, individual_input
 from tests.support.graphql import GraphQLClient

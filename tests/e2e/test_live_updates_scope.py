@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import Event
-from services import ledger
-from services.database import Database
-from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
+from services.ledger import service as ledger
 from tests.conftest import make_org
 from tests.support.accounts import (
     complete_verification,

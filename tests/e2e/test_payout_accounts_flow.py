@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import BankAccount, PayoutAccount, ProviderEvent, SandboxAccount
-from services.database import Database
+from services.infra.database import Database
 from tests.support.accounts import (
     company_input,
     complete_verification,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col
 
 from models import PayoutAccount, ProviderEvent, SandboxAccount
-from services.database import Database
+from services.infra.database import Database
 from tests.support.accounts import (
     COMPLETE_VERIFICATION,
     company_input,

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

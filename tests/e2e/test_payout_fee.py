@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from models import SandboxTransfer
-from services import api_keys
-from services.database import Database
-from services.payouts import PayoutPolicy
+from services.infra.database import Database
+from services.organizations import api_keys
+from services.payouts.service import PayoutPolicy
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import start_server
 from tests.support.payout_setup import insert_verified_payout_account

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import BankAccount, Event, ProviderEvent
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import BankAccount, PayoutAccount, PayoutAccountStatus
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

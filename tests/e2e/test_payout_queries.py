@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

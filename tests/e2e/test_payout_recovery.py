@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import Payout, SandboxTransfer
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import start_server
 from tests.support.payout_setup import insert_verified_payout_account

@@ -14,8 +14,8 @@ from sqlmodel import col
 
 from models import ProviderEvent, SandboxTransfer
 from models.base import utcnow
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.conftest import migrated_database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer, start_server

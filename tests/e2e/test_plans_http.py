@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.support.graphql import GraphQLClient, error_codes
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

@@ -26,8 +26,8 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.graphql import nodes
 
 from api.schema import build_schema
-from services import api_keys
-from services.database import Database
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.support.live_server import LiveServer, start_server
 
 pytestmark = pytest.mark.e2e

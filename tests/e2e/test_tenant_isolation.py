@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.isolation import (
     PRINCIPALS,

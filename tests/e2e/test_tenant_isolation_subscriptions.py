@@ -19,7 +19,7 @@ import websockets
 from graphql import GraphQLSchema, introspection_from_schema
 
 from api.schema import build_schema
-from services.database import Database
+from services.infra.database import Database
 from tests.support.accounts import wait_for_account_status
 from tests.support.graphql import GraphQLClient
 from tests.support.isolation import Principal, World, build_world, plan_calls, principals

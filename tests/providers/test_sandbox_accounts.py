@@ -14,7 +14,7 @@ from models import SandboxAccount, SandboxExternalAccount, SandboxWebhookDeliver
 from models.base import new_id
 from providers.base import AccountRequest, BankDetails, ProviderError
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services.database import Database
+from services.infra.database import Database
 
 
 def provider(db: Database) -> SandboxProvider:

@@ -14,7 +14,7 @@ from models import ProviderEvent, SandboxWebhookDelivery
 from models.base import new_id
 from providers.sandbox import SandboxConfig, SandboxProvider
 from providers.sandbox.outbox import schedule_webhook
-from services.database import Database
+from services.infra.database import Database
 from tests.support.live_server import free_port, start_server
 
 pytestmark = pytest.mark.e2e

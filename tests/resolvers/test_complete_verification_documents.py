@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,14 +14,14 @@ import sqlalchemy as sa
 import strawberry
 from sqlmodel import col
 
-from api.providers import build_registry
+from api.composition import build_services
 from api.schema import build_schema
 from api.settings import Settings
 from models import PayoutAccount, SandboxAccount
 from resolvers.context import Context
-from services.api_keys import Viewer
-from services.database import Database
-from services.documents import DocumentFetcher
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
+from services.payout_accounts.documents import DocumentFetcher
 from tests.conftest import make_org
 from tests.support.accounts import COMPLETE_VERIFICATION, individual_input
 from tests.support.tls_server import (
@@ -70,11 +71,7 @@ async def run(
         db=db,
         request_id="req_test",
         viewer=Viewer(org.id, org.name, "US", "usd", livemode, "key_test"),
-        services={
-            "settings": settings,
-            "providers": build_registry(settings, db),
-            "document_fetcher": fetcher,
-        },
+        services=replace(build_services(settings, db), document_fetcher=fetcher),
     )
     result = await schema.execute(
         COMPLETE_VERIFICATION,

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from resolvers.event_objects import EventObjectCache
+from resolvers.live.event_objects import EventObjectCache
 
 
 async def test_concurrent_subscribers_share_one_read_per_event() -> None:

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from api.composition import build_services
+from api.settings import Settings
 from resolvers.context import Context
-from services.api_keys import Viewer
-from services.database import Database
-from services.event_bus import LiveBus
-from services.subscriptions import decode_event_cursor, encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_bus import LiveBus
+from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
+from services.organizations.api_keys import Viewer
 from tests.support.live import live_database, wait_until_live
 from tests.support.live_schema import SCHEMA, SUBSCRIBE, rename
 from tests.support.orgs import TestOrg
@@ -30,7 +32,8 @@ def context(db: Database, org: TestOrg | None, livemode: bool = False) -> Contex
     viewer = (
         Viewer(org.id, org.name, "US", "usd", livemode, "key_test") if org is not None else None
     )
-    return Context(db=db, request_id="req_test", viewer=viewer)
+    services = build_services(Settings(database_url=db.url), db)
+    return Context(db=db, request_id="req_test", services=services, viewer=viewer)
 
 
 async def subscribe(db: Database, org: TestOrg | None, after: str | None = None) -> Any:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import dataclasses
 
 from models.base import utcnow
-from resolvers.live_fields import load_balance, load_payout, load_payout_account
-from services import ledger, payouts
-from services.database import Database
-from services.events import PublishedEvent
-from services.payouts import PayoutPolicy
+from resolvers.live.subscriptions import load_balance, load_payout, load_payout_account
+from services.infra.database import Database
+from services.infra.events import PublishedEvent
+from services.ledger import service as ledger
+from services.payouts import service as payouts
+from services.payouts.service import PayoutPolicy
 from tests.conftest import make_org
 from tests.support.payout_setup import insert_verified_payout_account
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import api_keys
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations import api_keys
 from tests.conftest import make_org
 
 

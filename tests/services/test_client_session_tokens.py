@@ -14,7 +14,7 @@ from services.client_sessions.revocations import REVOKED_EVENT, RevocationList
 from services.client_sessions.service import ClientSessions, Minter
 from services.client_sessions.tokens import ClientSessionSigner, MintedSession
 from services.errors import DomainError
-from services.events import PublishedEvent
+from services.infra.events import PublishedEvent
 
 SECRET = "s" * 64
 MINTER = Minter("org_abc", "Acme", "US", "usd", False, "key_1")

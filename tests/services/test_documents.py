@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.documents import DocumentFetcher, DocumentRejected, Limits
+from services.payout_accounts.documents import DocumentFetcher, DocumentRejected, Limits
 from tests.support.tls_server import (
     RecordingConnector,
     RecordingListener,

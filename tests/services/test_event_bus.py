@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.event_bus import (
+from services.infra.event_bus import (
     MAX_NOTIFY_PAYLOAD,
     PostgresBus,
     decode_notification,
     encode_notifications,
 )
-from services.mailbox import MailboxClosed
+from services.infra.mailbox import MailboxClosed
 from tests.support.live import published as event
 from tests.support.live_server import free_port
 

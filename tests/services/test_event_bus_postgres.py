@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.bus import asyncpg_dsn
-from services.event_bus import PostgresBus
-from services.events import persist_pending_events, record_event
-from services.subscriptions import encode_event_cursor, log_head, open_event_stream
+from services.infra.event_bus import PostgresBus
+from services.infra.event_streams import encode_event_cursor, log_head, open_event_stream
+from services.infra.events import persist_pending_events, record_event
 from tests.support.live import Change, Collector, live_database, record, wait_until_live
 from tests.support.orgs import TestOrg
 

@@ -11,8 +11,8 @@ from sqlmodel import col
 from models import IdempotencyRecord
 from models.base import new_id, utcnow
 from services import idempotency
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
 from tests.conftest import make_org
 
 

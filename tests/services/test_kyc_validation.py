@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from services.errors import ValidationFailed
-from services.kyc_validation import validate_new_bank_account, validate_verification
+from services.payout_accounts.validation import validate_new_bank_account, validate_verification
 
 
 def valid() -> dict[str, Any]:

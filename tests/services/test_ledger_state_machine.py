@@ -36,9 +36,14 @@ from models import (
 )
 from models.base import new_id, utcnow
 from providers.base import TransferRequest, WebhookEvent
-from services import api_keys, balance_release, ledger, payouts, reconciler, webhooks
-from services.database import Database, after_commit
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError, ErrorCode, ValidationFailed
+from services.infra.database import Database, after_commit
+from services.ledger import release as balance_release
+from services.ledger import service as ledger
+from services.organizations import api_keys
+from services.payouts import reconciler
+from services.payouts import service as payouts
+from services.provider_events import ingest as webhooks
 from tests.support.ledger_model import LedgerModel, ModelEvent
 from tests.support.ledger_observation import Env, environment, observe
 from tests.support.loop_thread import LoopThread
@@ -270,7 +275,7 @@ class LedgerMachine(RuleBasedStateMachine):
             row = await payouts.require_payout(session, self.org_id, False, payout_id)
         transfer_id = payouts.check_cancelable(row)
         if not await self.env.provider.cancel_transfer(transfer_id):
-            raise DomainError("INVALID_TRANSITION", "already left for the bank")
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "already left for the bank")
         async with self.db.transaction() as session:
             await payouts.cancel_payout(session, self.org_id, False, payout_id)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.mailbox import Mailbox, MailboxClosed, SubscriberHub
+from services.infra.mailbox import Mailbox, MailboxClosed, SubscriberHub
 from tests.support.live import published as event
 
 

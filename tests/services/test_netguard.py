@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from services.netguard import SPECIAL_IPV4, SPECIAL_IPV6, is_public_address, parse_address
+from services.infra.netguard import SPECIAL_IPV4, SPECIAL_IPV6, is_public_address, parse_address
 
 RANGES = [*SPECIAL_IPV4, *SPECIAL_IPV6]
 

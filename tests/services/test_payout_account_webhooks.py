@@ -13,10 +13,11 @@ from models import Event, PayoutAccount, ProviderEvent
 from models.base import new_id, utcnow
 from models.payout_account import BusinessType, PayoutAccountStatus
 from providers.base import ConnectedAccount, ExternalAccount, WebhookEvent
-from services import payout_accounts, webhooks
-from services.api_keys import Viewer
-from services.database import Database
-from services.kyc_validation import validate_verification
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
+from services.payout_accounts import service as payout_accounts
+from services.payout_accounts.validation import validate_verification
+from services.provider_events import ingest as webhooks
 from tests.conftest import make_org
 from tests.support.orgs import TestOrg
 

@@ -20,9 +20,14 @@ from models.base import utcnow
 from providers.base import ProviderError, Transfer, TransferRequest, WebhookEvent
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services import api_keys, balance_release, ledger, payouts, reconciler, webhooks
-from services.database import Database
-from services.ledger_audit import verify
+from services.infra.database import Database
+from services.ledger import release as balance_release
+from services.ledger import service as ledger
+from services.ledger.audit import verify
+from services.organizations import api_keys
+from services.payouts import reconciler
+from services.payouts import service as payouts
+from services.provider_events import ingest as webhooks
 from tests.support.payout_setup import insert_verified_payout_account
 
 PROCESSES = 3

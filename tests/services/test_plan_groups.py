@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import plan_groups, plans
-from services.api_keys import Viewer
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
+from services.plans import groups as plan_groups
+from services.plans import service as plans
 from tests.conftest import make_org
 
 Op = Callable[[AsyncSession, Viewer], Awaitable[Any]]

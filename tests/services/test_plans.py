@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from services import plans
-from services.api_keys import Viewer
-from services.database import Database
 from services.errors import DomainError
+from services.infra.database import Database
+from services.organizations.api_keys import Viewer
 from services.pagination import encode_cursor
+from services.plans import service as plans
 from tests.conftest import make_org
 
 

@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from models import Event
-from services.database import Database
-from services.event_bus import LiveBus
-from services.events import PublishedEvent, record_event
-from services.subscriptions import (
+from services.infra.database import Database
+from services.infra.event_bus import LiveBus
+from services.infra.event_streams import (
     EventFilter,
     InvalidEventCursor,
     decode_event_cursor,
@@ -21,6 +20,7 @@ from services.subscriptions import (
     log_head,
     open_event_stream,
 )
+from services.infra.events import PublishedEvent, record_event
 from tests.conftest import make_org
 from tests.support.live import Change, Collector, live_database, record, take, wait_until_live
 from tests.support.orgs import TestOrg

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from graphql import GraphQLNonNull, GraphQLSchema
 
-from services.database import Database
+from services.infra.database import Database
 from tests.conftest import make_org
 from tests.support.client_sessions import ALL_SCOPES, mint
 from tests.support.graphql import GraphQLClient

@@ -15,9 +15,9 @@ from api.settings import Settings
 from models import Balance, BalanceTransaction, Payout, ProviderEvent
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
-from services import ledger
-from services.database import Database
-from services.ledger_audit import verify
+from services.infra.database import Database
+from services.ledger import service as ledger
+from services.ledger.audit import verify
 from tests.support.loop_thread import LoopThread
 
 

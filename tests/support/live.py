@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from api.bus import asyncpg_dsn
 from models.base import utcnow
-from services.database import Database
-from services.event_bus import DEFAULT_MAILBOX_CAPACITY, InProcessBus, LiveBus, PostgresBus
-from services.events import PublishedEvent, record_event
+from services.infra.database import Database
+from services.infra.event_bus import DEFAULT_MAILBOX_CAPACITY, InProcessBus, LiveBus, PostgresBus
+from services.infra.events import PublishedEvent, record_event
 
 
 @asynccontextmanager

@@ -18,8 +18,8 @@ from gql import Client, gql
 from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
 
-from services.database import Database
-from services.subscriptions import encode_event_cursor, log_head
+from services.infra.database import Database
+from services.infra.event_streams import encode_event_cursor, log_head
 from tests.support.live_server import LiveServer
 
 PROTOCOL = [WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL]  # "graphql-transport-ws"

@@ -19,15 +19,16 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
 from api.auth import Authenticator
+from api.composition import build_services
 from api.execution import PayoutsExecutionContext
 from api.graphql_view import PayoutsGraphQL
 from api.settings import Settings
 from models import Organization
 from resolvers.auth import require_viewer
 from resolvers.context import Info
-from resolvers.live import LiveEvent, LiveEventFields, live_events
-from services.database import Database
-from services.events import PublishedEvent, record_event
+from resolvers.live.stream import LiveEvent, LiveEventFields, live_events
+from services.infra.database import Database
+from services.infra.events import PublishedEvent, record_event
 from tests.support.live_server import free_port
 
 
@@ -115,7 +116,11 @@ async def serve_live_schema(db: Database, **settings: Any) -> AsyncIterator[str]
     """The real GraphQL view over this schema, on a real uvicorn server; yields the ws:// URL."""
     config = Settings(database_url=db.url, **settings)
     view = PayoutsGraphQL(
-        SCHEMA, settings=config, db=db, authenticator=Authenticator(db), services={}
+        SCHEMA,
+        settings=config,
+        db=db,
+        authenticator=Authenticator(db),
+        services=build_services(config, db),
     )
     app = Starlette(routes=[WebSocketRoute("/graphql", view)])
     port = free_port()

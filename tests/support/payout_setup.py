@@ -21,7 +21,7 @@ from models import (
     SandboxExternalAccount,
 )
 from models.base import new_id, utcnow
-from services.database import Database
+from services.infra.database import Database
 from tests.support.accounts import verified_payout_account
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from models import BalanceTransaction
-from services.database import Database
+from services.infra.database import Database
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import ROOT
 

@@ -116,7 +116,7 @@ class RecordingConnector:
     async def __call__(
         self, address: str, port: int, timeout: float | None
     ) -> httpcore.AsyncNetworkStream:
-        from services.documents import direct_connector
+        from services.payout_accounts.documents import direct_connector
 
         self.calls.append((address, port))
         return await direct_connector(address, port, timeout)

@@ -1,0 +1,136 @@
+"""Engines, sessions and the unit of work (commit, then publish the events it recorded)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from services.infra.events import (
+    EventBus,
+    NullBus,
+    PublishedEvent,
+    StagingEventBus,
+    persist_pending_events,
+)
+
+log = logging.getLogger(__name__)
+
+# The session type the edges name in their signatures (they never import SQLAlchemy).
+Session = AsyncSession
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT_KEY = "after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once the session's transaction has committed (never if it rolls back).
+
+    For work that must not hold the transaction open, such as a provider call; whatever it
+    does must be safe to redo, because a crash can lose it (reconcilers pick it up).
+    """
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+class Database:
+    """Two session factories: ``transaction()`` for writes, ``read()`` for queries.
+
+    On SQLite every write goes through one connection that opens with ``BEGIN IMMEDIATE``:
+    writers are serialized (our stand-in for row locks) and "database is locked" cannot happen
+    between our own writers. Reads use a separate small pool (WAL lets them run beside a writer).
+    On PostgreSQL both factories share one pooled engine and services lock rows explicitly.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.bus: EventBus = NullBus()
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, echo=echo, pool_size=1, immediate=True)
+            self.read_engine = _sqlite_engine(url, echo=echo, pool_size=4, immediate=False)
+        else:
+            self.write_engine = create_async_engine(
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self.read_engine = self.write_engine
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction. Events recorded in it are published after it commits."""
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+                published = await persist_pending_events(session)
+                if published and isinstance(self.bus, StagingEventBus):
+                    await self.bus.stage(session, published)
+            callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT_KEY, [])
+        await self.publish(published)
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                log.exception("after-commit step failed; the reconciler will retry it")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session:
+            yield session
+
+    async def publish(self, events: list[PublishedEvent]) -> None:
+        if not events:
+            return
+        try:
+            await self.bus.publish(events)
+        except Exception:
+            # The events are committed in the log; subscribers resync from it.
+            log.exception("event publication failed; subscribers will resync from the log")
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def _sqlite_engine(url: str, *, echo: bool, pool_size: int, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+    )
+    _configure_sqlite(engine.sync_engine, immediate=immediate)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,376 @@
+"""Payouts: request, cancel, and the state machine. The ONLY code that changes a payout's
+status; every change moves the ledger, writes the status history and records events in the
+same transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models import BankAccount, BankAccountStatus, PayoutAccount, PayoutAccountStatus
+from models.base import utcnow
+from models.ledger import BalanceTransactionType
+from models.payout import (
+    PAYOUT_TRANSITIONS,
+    Payout,
+    PayoutStatus,
+    PayoutStatusChange,
+    transition_path,
+)
+from providers.base import WebhookEvent
+from services.errors import DomainError, ErrorCode, NotFound, ValidationFailed
+from services.infra.events import record_event
+from services.ledger import service as ledger
+from services.scope import TenantId, locked, scoped
+
+log = logging.getLogger(__name__)
+
+MIN_PAYOUT = 1000
+MAX_DESCRIPTION = 500
+PROVIDER_STATUSES = {
+    "in_transit": PayoutStatus.IN_TRANSIT,
+    "paid": PayoutStatus.PAID,
+    "failed": PayoutStatus.FAILED,
+    "canceled": PayoutStatus.CANCELED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutPolicy:
+    """Fee policy and the provider-retry schedule (from settings)."""
+
+    fee_bps: int = 0
+    fee_fixed: int = 0
+    max_attempts: int = 5
+    retry_base_seconds: float = 2.0
+    retry_grace_seconds: float = 10.0
+    # How long a reconciler claim keeps other processes off a payout. A process that dies
+    # holding the claim delays the payout that long; the provider call is idempotent, so a
+    # short lease is safe.
+    claim_lease_seconds: float = 30.0
+
+    def fee_for(self, amount: int) -> int:
+        return amount * self.fee_bps // 10_000 + self.fee_fixed
+
+
+async def lock_payout(session: AsyncSession, stmt: sa.Select[Any]) -> Payout | None:
+    # populate_existing: the identity map must not hand back a copy read before the lock.
+    result = await session.execute(locked(stmt).execution_options(populate_existing=True))
+    row: Payout | None = result.scalars().first()
+    return row
+
+
+def check_request(amount: int, description: str | None) -> None:
+    problems = []
+    if amount < MIN_PAYOUT:
+        problems.append(
+            DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                f"amount must be at least {MIN_PAYOUT}",
+                ["input", "amount"],
+            )
+        )
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        problems.append(
+            DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                f"description must be at most {MAX_DESCRIPTION} characters",
+                ["input", "description"],
+            )
+        )
+    if problems:
+        raise ValidationFailed(problems)
+
+
+async def request_payout(
+    session: AsyncSession,
+    *,
+    organization_id: str,
+    livemode: bool,
+    currency: str,
+    amount: int,
+    description: str | None,
+    provider: str,
+    policy: PayoutPolicy,
+) -> Payout:
+    """Reserve ``amount`` (available → in transit) and create the payout PENDING. The caller
+    asks the provider for the transfer after commit (``services.payouts.reconciler.submit``)."""
+    check_request(amount, description)
+    fee = policy.fee_for(amount)
+    if fee >= amount:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, f"amount must exceed the fee of {fee}", ["input", "amount"]
+        )
+    account, bank = await _destination(session, organization_id, livemode)
+    balance = await ledger.lock_balance(session, organization_id, livemode, currency)
+    if balance.available < amount:
+        raise ledger.InsufficientBalance(balance.available, amount)
+    now = utcnow()
+    payout = Payout(
+        organization_id=organization_id,
+        livemode=livemode,
+        balance_id=balance.id,
+        payout_account_id=account.id,
+        bank_account_id=bank.id,
+        status=PayoutStatus.PENDING,
+        amount=amount,
+        fee=fee,
+        net_amount=amount - fee,
+        currency=currency,
+        description=description,
+        provider=provider,
+        provider_idempotency_key="",
+        attempts=1,
+        next_attempt_at=now + _seconds(policy.retry_grace_seconds),
+        created_at=now,
+        updated_at=now,
+    )
+    payout.provider_idempotency_key = f"payout_{payout.id}"
+    session.add(payout)
+    await session.flush()
+    await ledger.post_entry(
+        session,
+        balance,
+        type=BalanceTransactionType.PAYOUT,
+        amount=-amount,
+        changes={"available": -amount, "in_transit": amount},
+        source_type="payout",
+        source_id=payout.id,
+        description=description,
+    )
+    session.add(
+        PayoutStatusChange(
+            payout_id=payout.id, to_status=payout.status, source="request", created_at=now
+        )
+    )
+    _record(session, payout, "payout.created")
+    return payout
+
+
+async def _destination(
+    session: AsyncSession, organization_id: str, livemode: bool
+) -> tuple[PayoutAccount, BankAccount]:
+    tenant = TenantId(organization_id, livemode)
+    account = (await session.execute(scoped(PayoutAccount, tenant))).scalar_one_or_none()
+    if account is None:
+        raise DomainError(ErrorCode.PAYOUT_ACCOUNT_REQUIRED, "complete verification before payouts")
+    if account.status != PayoutAccountStatus.VERIFIED or not account.transfers_enabled:
+        raise DomainError(
+            ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED,
+            "the payout account must be verified with transfers enabled",
+        )
+    bank = (
+        await session.execute(
+            sa.select(BankAccount).where(
+                col(BankAccount.payout_account_id) == account.id,
+                col(BankAccount.is_default).is_(True),
+                col(BankAccount.status) == BankAccountStatus.ACTIVE,
+            )
+        )
+    ).scalar_one_or_none()
+    if bank is None:
+        raise DomainError(
+            ErrorCode.NO_DEFAULT_BANK_ACCOUNT, "add an active default bank account before payouts"
+        )
+    return account, bank
+
+
+async def get_payout(
+    session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
+) -> Payout | None:
+    tenant = TenantId(organization_id, livemode)
+    stmt = scoped(Payout, tenant, col(Payout.id) == payout_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def require_payout(
+    session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
+) -> Payout:
+    payout = await get_payout(session, organization_id, livemode, payout_id)
+    if payout is None:
+        raise NotFound("payout", ["input", "payoutId"])
+    return payout
+
+
+def check_cancelable(payout: Payout) -> str:
+    """The provider transfer id of a payout that may be canceled, or INVALID_TRANSITION."""
+    if payout.status != PayoutStatus.PENDING:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            f"a {payout.status} payout cannot be canceled",
+            ["input", "payoutId"],
+        )
+    if payout.provider_transfer_id is None:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION,
+            "the provider has not accepted this payout yet; try again shortly",
+            ["input", "payoutId"],
+        )
+    return payout.provider_transfer_id
+
+
+async def cancel_payout(
+    session: AsyncSession, organization_id: str, livemode: bool, payout_id: str
+) -> Payout:
+    """Mark a payout CANCELED once the provider has canceled its transfer."""
+    tenant = TenantId(organization_id, livemode)
+    payout = await lock_payout(session, scoped(Payout, tenant, col(Payout.id) == payout_id))
+    if payout is None:
+        raise NotFound("payout", ["input", "payoutId"])
+    check_cancelable(payout)
+    await transition(session, payout, PayoutStatus.CANCELED, source="cancel")
+    return payout
+
+
+async def transition(
+    session: AsyncSession,
+    payout: Payout,
+    to: PayoutStatus,
+    *,
+    source: str,
+    failure_code: str | None = None,
+    failure_message: str | None = None,
+) -> None:
+    """Apply one allowed step to a payout locked by this transaction."""
+    current = PayoutStatus(payout.status)
+    if to not in PAYOUT_TRANSITIONS[current]:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"{current.value} → {to.value} is not allowed"
+        )
+    await _move_funds(session, payout, current, to)
+    # Strictly after the previous change, so history order never depends on clock ties.
+    now = max(utcnow(), payout.updated_at + timedelta(microseconds=1))
+    payout.status = to
+    payout.updated_at = now
+    payout.next_attempt_at = None
+    if to == PayoutStatus.PAID:
+        payout.paid_at = now
+    elif to == PayoutStatus.FAILED:
+        payout.failed_at = now
+        payout.failure_code = failure_code or "unknown"
+        payout.failure_message = failure_message or "The payout failed."
+        if failure_code == "account_closed":
+            await _mark_bank_errored(session, payout.bank_account_id)
+    elif to == PayoutStatus.CANCELED:
+        payout.canceled_at = now
+    session.add(payout)
+    session.add(
+        PayoutStatusChange(
+            payout_id=payout.id, from_status=current, to_status=to, source=source, created_at=now
+        )
+    )
+    _record(session, payout, f"payout.{to.value.lower()}")
+
+
+_MOVES: dict[tuple[PayoutStatus, PayoutStatus], tuple[BalanceTransactionType, str, str]] = {
+    (PayoutStatus.IN_TRANSIT, PayoutStatus.PAID): (
+        BalanceTransactionType.PAYOUT_PAID,
+        "in_transit",
+        "paid_out",
+    ),
+    (PayoutStatus.PENDING, PayoutStatus.FAILED): (
+        BalanceTransactionType.PAYOUT_FAILED,
+        "in_transit",
+        "available",
+    ),
+    (PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED): (
+        BalanceTransactionType.PAYOUT_FAILED,
+        "in_transit",
+        "available",
+    ),
+    (PayoutStatus.PENDING, PayoutStatus.CANCELED): (
+        BalanceTransactionType.PAYOUT_CANCELED,
+        "in_transit",
+        "available",
+    ),
+    (PayoutStatus.PAID, PayoutStatus.FAILED): (
+        BalanceTransactionType.PAYOUT_REVERSED,
+        "paid_out",
+        "available",
+    ),
+}
+
+
+async def _move_funds(
+    session: AsyncSession, payout: Payout, current: PayoutStatus, to: PayoutStatus
+) -> None:
+    move = _MOVES.get((current, to))
+    if move is None:
+        return
+    kind, source_bucket, target_bucket = move
+    balance = await ledger.lock_balance_by_id(session, payout.balance_id)
+    await ledger.post_entry(
+        session,
+        balance,
+        type=kind,
+        amount=payout.amount if target_bucket == "available" else -payout.amount,
+        changes={source_bucket: -payout.amount, target_bucket: payout.amount},
+        source_type="payout",
+        source_id=payout.id,
+    )
+
+
+async def _mark_bank_errored(session: AsyncSession, bank_account_id: str) -> None:
+    bank = await session.get(BankAccount, bank_account_id)
+    if bank is not None and bank.status != BankAccountStatus.ERRORED:
+        bank.status = BankAccountStatus.ERRORED
+        session.add(bank)
+
+
+def _record(session: AsyncSession, payout: Payout, type: str) -> None:
+    record_event(
+        session,
+        organization_id=payout.organization_id,
+        livemode=payout.livemode,
+        type=type,
+        object_type="payout",
+        object_id=payout.id,
+    )
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+async def apply_transfer_event(session: AsyncSession, provider: str, event: WebhookEvent) -> bool:
+    """Move the payout of a provider transfer to the event's status, never backwards.
+
+    Steps the event skipped (PAID before IN_TRANSIT) are applied in order; an event whose
+    status is behind the payout's (or the same) is recorded as applied and changes nothing.
+    """
+    payout = await lock_payout(
+        session,
+        sa.select(Payout).where(
+            col(Payout.provider) == provider,
+            col(Payout.provider_transfer_id) == event.object_id,
+        ),
+    )
+    if payout is None:
+        return False  # the transfer is not known to us yet: keep the event pending
+    target = PROVIDER_STATUSES.get(str(event.data.get("status")))
+    if target is None or target == payout.status or event.livemode != payout.livemode:
+        return True
+    path = transition_path(PayoutStatus(payout.status), target)
+    if path is None:
+        log.info("ignoring %s for payout %s in %s", target, payout.id, payout.status)
+        return True
+    for step in path:
+        await transition(
+            session,
+            payout,
+            step,
+            source=f"webhook:{event.id}",
+            failure_code=_opt(event.data.get("failure_code")),
+            failure_message=_opt(event.data.get("failure_message")),
+        )
+    return True
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)[:500]
