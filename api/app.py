@@ -49,7 +49,8 @@ class ConfigurationError(ValueError):
 
 
 def check_production_secrets(settings: Settings) -> None:
-    if not settings.is_sqlite and settings.client_session_secret == DEV_CLIENT_SESSION_SECRET:
+    production = not settings.is_sqlite or settings.live_provider_name != "none"
+    if production and settings.client_session_secret == DEV_CLIENT_SESSION_SECRET:
         raise ConfigurationError(
             "PAYOUTS_CLIENT_SESSION_SECRET is the development default; set a secret of at "
             "least 32 bytes, the same in every server process"
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.secret_key,
             settings.sandbox_webhook_secret,
             settings.client_session_secret,
+            *([settings.stripe_secret_key] if settings.stripe_secret_key else []),
+            *settings.stripe_webhook_secrets,
         ],
     )
     db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)

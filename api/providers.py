@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from api.settings import Settings
 from providers.registry import ProviderRegistry
 from providers.sandbox import SandboxConfig, SandboxProvider
+from providers.stripe import StripeConfig, StripeProvider
 from services import idempotency
 from services.infra.database import Database
 from services.provider_events import ingest as webhooks
@@ -19,8 +20,7 @@ PRUNE_SECONDS = 600.0
 
 
 def build_registry(settings: Settings, db: Database) -> ProviderRegistry:
-    if settings.live_provider:
-        raise ValueError(f"unknown live provider {settings.live_provider!r}")
+    stripe = _stripe(settings)
     sandbox = SandboxProvider(
         db,
         SandboxConfig(
@@ -32,7 +32,26 @@ def build_registry(settings: Settings, db: Database) -> ProviderRegistry:
         ),
         is_postgres=not db.is_sqlite,
     )
-    return ProviderRegistry(sandbox)
+    return ProviderRegistry(
+        sandbox,
+        live=stripe if settings.live_provider_name == "stripe" else None,
+        test=stripe if settings.test_provider == "stripe" else None,
+    )
+
+
+def _stripe(settings: Settings) -> StripeProvider | None:
+    if not settings.stripe_secret_key or "stripe" not in (
+        settings.live_provider_name,
+        settings.test_provider,
+    ):
+        return None
+    return StripeProvider(
+        StripeConfig(
+            secret_key=settings.stripe_secret_key,
+            webhook_secrets=settings.stripe_webhook_secrets,
+            api_base=settings.stripe_api_base,
+        )
+    )
 
 
 async def start_providers(

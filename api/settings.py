@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
 # Signs client-session tokens in the embedded default only: refused in production shape.
 DEV_CLIENT_SESSION_SECRET = "dev-only-client-session-secret-change-me"
+DEV_SECRET_KEY = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     validation_cache_size: int = 512
 
     # Secrets. The defaults only suit the embedded sandbox; deployments must set their own.
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = DEV_SECRET_KEY
     sandbox_webhook_secret: str = "whsec_c2FuZGJveC1kZXYtb25seS13ZWJob29rLXNlY3JldA=="
     # Client sessions and trusted documents (SPEC §3.12, docs/frontend.md).
     client_session_secret: str = Field(default=DEV_CLIENT_SESSION_SECRET, min_length=32)
@@ -58,7 +59,13 @@ class Settings(BaseSettings):
     sandbox_delay_seconds: float = 2.0
     sandbox_refuse_transfers: bool = False
     sandbox_delivery_lease_seconds: float = Field(default=30.0, gt=0)
-    live_provider: str | None = None
+    # Live provider (SPEC §3.9, docs/going-live-stripe.md). ``live_provider`` defaults to
+    # "stripe" once a Stripe secret key is set (unless test mode runs on Stripe instead).
+    live_provider: Literal["none", "stripe"] | None = None
+    test_provider: Literal["sandbox", "stripe"] = "sandbox"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None  # whsec_…; several, comma separated
+    stripe_api_base: str | None = None  # tests point it at the Stripe double
 
     # Payouts (README "Payouts"): fee = amount * bps / 10000 (rounded down) + fixed cents.
     payout_fee_bps: int = Field(default=0, ge=0, le=10_000)
@@ -122,6 +129,42 @@ class Settings(BaseSettings):
         if self.trusted_documents_mode is not None:
             return self.trusted_documents_mode
         return "client_sessions" if self.trusted_documents else "off"
+
+    @model_validator(mode="after")
+    def _providers_are_safe(self) -> Settings:
+        live, test = self.live_provider_name, self.test_provider
+        if "stripe" not in (live, test):
+            return self
+        key = self.stripe_secret_key or ""
+        if not key:
+            raise ValueError("PAYOUTS_STRIPE_SECRET_KEY is required for the Stripe provider")
+        if not self.stripe_webhook_secrets:
+            raise ValueError("PAYOUTS_STRIPE_WEBHOOK_SECRET (whsec_…) is required for Stripe")
+        if live == "stripe" and test == "stripe":
+            raise ValueError("one Stripe secret key cannot serve both live and test mode")
+        if live == "stripe":
+            if not key.startswith(("sk_live_", "rk_live_")):
+                raise ValueError("the live provider needs a live Stripe key (sk_live_/rk_live_)")
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError(
+                    "a live payout provider is configured: set PAYOUTS_SECRET_KEY to your own "
+                    "secret (the development default is refused)"
+                )
+        if test == "stripe" and not key.startswith(("sk_test_", "rk_test_")):
+            raise ValueError("test mode on Stripe needs a test key (sk_test_/rk_test_)")
+        return self
+
+    @property
+    def live_provider_name(self) -> Literal["none", "stripe"]:
+        if self.live_provider is not None:
+            return self.live_provider
+        if self.stripe_secret_key and self.test_provider != "stripe":
+            return "stripe"
+        return "none"
+
+    @property
+    def stripe_webhook_secrets(self) -> tuple[str, ...]:
+        return tuple(_split_csv(self.stripe_webhook_secret or ""))
 
     @property
     def is_sqlite(self) -> bool:

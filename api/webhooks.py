@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from providers.base import WebhookVerificationError
+from providers.base import ProviderError, WebhookIgnored, WebhookVerificationError
 from providers.registry import ProviderRegistry
 from services.provider_events import ingest as webhooks
 
@@ -30,10 +30,24 @@ async def receive_webhook(request: Request) -> JSONResponse:
     try:
         event = provider.parse_webhook(request.headers, body)
     except WebhookVerificationError:
-        return JSONResponse({"error": "invalid or stale signature"}, status_code=401)
+        # Stripe's convention is 400; the sandbox's (Standard Webhooks) 401.
+        status = 400 if name == "stripe" else 401
+        return JSONResponse({"error": "invalid or stale signature"}, status_code=status)
+    except WebhookIgnored as exc:
+        return JSONResponse({"received": True, "ignored": str(exc)})
     except ValueError as exc:
         log.warning("malformed %s webhook: %s", name, exc)
         return JSONResponse({"error": "malformed event"}, status_code=400)
+    current_event = getattr(provider, "current_event", None)
+    if current_event is not None:
+        # Re-read the object where its current state decides (events arrive out of order).
+        try:
+            event = await current_event(event)
+        except WebhookIgnored as exc:
+            return JSONResponse({"received": True, "ignored": str(exc)})
+        except ProviderError:
+            # Nothing stored: the provider redelivers the event later.
+            return JSONResponse({"error": "provider unavailable, retry"}, status_code=503)
     try:
         async with state.db.transaction() as session:
             result = await webhooks.ingest(session, name, event)

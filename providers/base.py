@@ -18,12 +18,35 @@ class ProviderError(Exception):
     """The provider refused or could not be reached. Safe to retry with the same idempotency key."""
 
 
+class ProviderInputError(ProviderError):
+    """The provider refused the merchant's input. ``field`` is the path of the offending value
+    in the neutral request (``("individual", "date_of_birth")``, ``("bank", "routing_number")``;
+    relative to ``BankDetails`` for ``add_external_account``)."""
+
+    def __init__(self, message: str, field: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached, rate limited us or failed (5xx): retry later."""
+
+
+class ProviderAuthError(ProviderError):
+    """The provider refused our credentials: an operator must fix the configuration. Still a
+    ProviderError: whether a request went through stays unknown, so nothing may be refunded."""
+
+
 class ProviderNotConfigured(Exception):
     """No provider is configured for this mode."""
 
 
 class WebhookVerificationError(Exception):
     """Bad, missing or stale signature: nothing may be stored."""
+
+
+class WebhookIgnored(Exception):
+    """A genuine event this server has no use for (acknowledged, not stored)."""
 
 
 class TransactionFactory(Protocol):
@@ -66,6 +89,9 @@ class AccountRequest:
     document: Document | None
     individual: Mapping[str, Any] | None = None
     company: Mapping[str, Any] | None = None
+    # The merchant's acceptance of the provider's terms: when and from where (client IP).
+    tos_accepted_at: datetime | None = None
+    tos_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +151,10 @@ class PayoutProvider(Protocol):
     async def create_account(self, request: AccountRequest) -> ConnectedAccount: ...
 
     async def add_external_account(
-        self, account_id: str, bank: BankDetails, *, idempotency_key: str
-    ) -> ExternalAccount: ...
+        self, account_id: str, bank: BankDetails, *, idempotency_key: str, default: bool = False
+    ) -> ExternalAccount:
+        """Attach a bank account; ``default`` makes it the default for its currency."""
+        ...
 
     async def create_transfer(self, request: TransferRequest) -> Transfer: ...
 

@@ -1,4 +1,5 @@
-"""Which provider serves which mode: test → sandbox; live → the configured one (none by default)."""
+"""Which provider serves which mode: test → the sandbox (or the configured test provider);
+live → the configured one (none by default)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ from providers.sandbox import SandboxProvider
 
 
 class ProviderRegistry:
-    def __init__(self, sandbox: SandboxProvider, live: PayoutProvider | None = None) -> None:
+    def __init__(
+        self,
+        sandbox: SandboxProvider,
+        live: PayoutProvider | None = None,
+        test: PayoutProvider | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.live = live
+        self.test = test or sandbox
 
     def for_mode(self, livemode: bool) -> PayoutProvider:
         if not livemode:
-            return self.sandbox
+            return self.test
         if self.live is None:
             raise ProviderNotConfigured("no payout provider is configured for live mode")
         return self.live
@@ -23,4 +30,6 @@ class ProviderRegistry:
             return self.sandbox
         if self.live is not None and name == self.live.name:
             return self.live
+        if name == self.test.name:
+            return self.test
         return None

@@ -73,8 +73,9 @@ class SandboxAccounts:
         return result
 
     async def add_external_account(
-        self, account_id: str, bank: BankDetails, *, idempotency_key: str
+        self, account_id: str, bank: BankDetails, *, idempotency_key: str, default: bool = False
     ) -> ExternalAccount:
+        # The sandbox keeps no default: which account is paid travels with each transfer.
         try:
             async with self.db.transaction() as session:
                 external = await self._attach(session, account_id, bank, idempotency_key)

@@ -129,8 +129,15 @@ async def _prepare_verification(
     info: Info, input: CompleteVerificationInput, viewer: Viewer
 ) -> payout_accounts.PreparedVerification:
     return await payout_accounts.prepare_verification(
-        info.context.services, viewer, _request(input)
+        info.context.services, viewer, _request(input), client_ip=_client_ip(info)
     )
+
+
+def _client_ip(info: Info) -> str | None:
+    """Where the merchant's request came from: their acceptance of the provider's terms is
+    recorded with it."""
+    client = getattr(info.context.request, "client", None)
+    return None if client is None else str(client.host)
 
 
 async def _prepare_bank_account(

@@ -20,6 +20,7 @@ from services.errors import DomainError, ErrorCode
 from services.organizations.api_keys import Viewer
 from services.payout_accounts.service import provider_for, require_account
 from services.payout_accounts.validation import NewBankAccount, validate_new_bank_account
+from services.provider_failures import provider_failure
 from services.scope import Tenant, scoped
 from services.sensitive import bank_account_fingerprint
 
@@ -70,11 +71,10 @@ async def prepare_add(
             account.provider_account_id,
             details,
             idempotency_key=f"bank-account:{account.provider_account_id}:{fingerprint}",
+            default=request.set_default,
         )
-    except ProviderError:
-        raise DomainError(
-            ErrorCode.PROVIDER_ERROR, "the payout provider refused the request", None
-        ) from None
+    except ProviderError as exc:
+        raise provider_failure(exc, under=("bank",)) from None
     return PreparedBankAccount(request, account.id, fingerprint, external)
 
 

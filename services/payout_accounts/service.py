@@ -46,6 +46,7 @@ from services.organizations.api_keys import Viewer
 from services.payout_accounts.documents import DocumentFetcher
 from services.payout_accounts.validation import Verification, validate_verification
 from services.provider_events.ingest import apply_pending_for
+from services.provider_failures import provider_failure
 from services.scope import TenantId, locked, scoped
 from services.sensitive import bank_account_fingerprint
 
@@ -109,8 +110,13 @@ def provider_for(registry: ProviderRegistry, livemode: bool) -> PayoutProvider:
 
 
 async def prepare_verification(
-    app: AppServices, viewer: Viewer, data: dict[str, object]
+    app: AppServices,
+    viewer: Viewer,
+    data: dict[str, object],
+    client_ip: str | None = None,
 ) -> PreparedVerification:
+    """``client_ip``: where the merchant's request came from (their acceptance of the
+    provider's terms is recorded with it and the time of this request)."""
     verification = validate_verification(data)
     async with app.database.read() as session:
         if await find_account(session, viewer.organization_id, viewer.livemode) is not None:
@@ -122,13 +128,11 @@ async def prepare_verification(
     bank = _bank_details(verification, viewer)
     try:
         connected = await provider.create_account(
-            _account_request(verification, viewer, bank, document)
+            _account_request(verification, viewer, bank, document, client_ip)
         )
     except ProviderError as exc:
         log.warning("provider refused account creation: %s", type(exc).__name__)
-        raise DomainError(
-            ErrorCode.PROVIDER_ERROR, "the payout provider refused the request", None
-        ) from None
+        raise provider_failure(exc) from None
     fingerprint = bank_account_fingerprint(
         app.secret_key,
         country=bank.country,
@@ -295,7 +299,11 @@ def _bank_details(verification: Verification, viewer: Viewer) -> BankDetails:
 
 
 def _account_request(
-    verification: Verification, viewer: Viewer, bank: BankDetails, document: Document
+    verification: Verification,
+    viewer: Viewer,
+    bank: BankDetails,
+    document: Document,
+    client_ip: str | None,
 ) -> AccountRequest:
     mode = "live" if viewer.livemode else "test"
     return AccountRequest(
@@ -309,6 +317,8 @@ def _account_request(
         document=document,
         individual=verification.individual.model_dump() if verification.individual else None,
         company=verification.company.model_dump() if verification.company else None,
+        tos_accepted_at=utcnow(),
+        tos_ip=client_ip,
     )
 
 

@@ -16,6 +16,7 @@ from services.infra.database import after_commit
 from services.organizations.api_keys import Viewer
 from services.payouts import reconciler
 from services.payouts import service as payouts
+from services.provider_failures import provider_failure
 
 if TYPE_CHECKING:
     from services.app_services import AppServices
@@ -71,7 +72,7 @@ async def cancel_at_provider(app: AppServices, viewer: Viewer, payout_id: str) -
     except ProviderNotConfigured as exc:
         raise DomainError(ErrorCode.PROVIDER_NOT_CONFIGURED, str(exc)) from exc
     except ProviderError as exc:
-        raise DomainError(ErrorCode.PROVIDER_ERROR, str(exc)) from exc
+        raise provider_failure(exc) from None
     if not canceled:
         raise DomainError(
             ErrorCode.INVALID_TRANSITION,

@@ -73,7 +73,7 @@ async def submit(
         return None
     provider_name, transfer_request = request
     try:
-        provider = registry.for_mode(transfer_request.livemode)
+        provider = provider_of(registry, provider_name)
         transfer = await provider.create_transfer(transfer_request)
     except (ProviderError, ProviderNotConfigured) as exc:
         log.warning("provider refused payout %s: %s", payout_id, exc)
@@ -86,6 +86,14 @@ async def submit(
         await _withdraw_orphan(provider, payout_id, transfer.id)
         return None
     return transfer.id
+
+
+def provider_of(registry: ProviderRegistry, name: str) -> PayoutProvider:
+    """The provider a payout was requested from (a payout never moves to another one)."""
+    provider = registry.by_name(name)
+    if provider is None:
+        raise ProviderNotConfigured(f"the payout provider {name!r} is not configured")
+    return provider
 
 
 async def _withdraw_orphan(provider: PayoutProvider, payout_id: str, transfer_id: str) -> None:
@@ -198,10 +206,15 @@ async def _adopt_or_give_up(
     if payout is None or payout.provider_transfer_id is not None:
         return
     try:
-        provider = registry.for_mode(payout.livemode)
+        provider = provider_of(registry, payout.provider)
         existing = await provider.find_transfer(payout.provider_idempotency_key)
-    except ProviderNotConfigured:
-        existing = None  # no provider: nothing can have been created
+    except ProviderNotConfigured as exc:
+        # The provider that took this payout is no longer configured: whether it created a
+        # transfer is unknown, so the funds stay reserved until an operator restores it.
+        log.critical("payout %s cannot be reconciled: %s", payout_id, exc)
+        async with db.transaction() as session:
+            await _record_failure(session, payout_id, str(exc), policy)
+        return
     except ProviderError as exc:
         log.warning("cannot learn whether payout %s has a transfer: %s", payout_id, exc)
         async with db.transaction() as session:

@@ -223,6 +223,8 @@ async def cancel_payout(
     payout = await lock_payout(session, scoped(Payout, tenant, col(Payout.id) == payout_id))
     if payout is None:
         raise NotFound("payout", ["input", "payoutId"])
+    if payout.status == PayoutStatus.CANCELED:
+        return payout  # the provider's cancel event landed first: the same outcome
     check_cancelable(payout)
     await transition(session, payout, PayoutStatus.CANCELED, source="cancel")
     return payout

@@ -308,3 +308,31 @@ async def test_out_of_attempts_keeps_funds_reserved_while_provider_cannot_answer
     assert final.failure_code == "provider_unavailable"
     assert (balance.available, balance.in_transit) == (5_000, 0)
     assert await audit(db) == []
+
+
+async def test_a_payout_whose_provider_is_no_longer_configured_is_never_given_up(
+    databases: list[Database],
+) -> None:
+    """A payout stays with the provider it was requested from: when that provider disappears
+    from the configuration (its transfer may exist there), nothing is refunded."""
+    db = databases[0]
+    org_id = await new_org(db)
+    await credit(db, org_id, 5_000)
+    policy = payouts.PayoutPolicy(max_attempts=2, retry_grace_seconds=0)
+    payout = await request_unsubmitted(db, org_id, policy)
+    async with db.transaction() as session:
+        await session.execute(
+            sa.update(Payout).where(col(Payout.id) == payout.id).values(provider="stripe")
+        )
+    await exhaust_attempts(db, registry_for(db), policy)
+    async with db.read() as session:
+        kept = await session.get(Payout, payout.id)
+        transfers = await session.execute(sa.select(sa.func.count()).select_from(SandboxTransfer))
+        balance = (
+            await session.execute(sa.select(Balance).where(col(Balance.organization_id) == org_id))
+        ).scalar_one()
+    assert kept is not None and kept.status == "PENDING"
+    assert "not configured" in (kept.last_error or "")
+    assert transfers.scalar_one() == 0  # never sent to another provider
+    assert (balance.available, balance.in_transit) == (3_000, 2_000)
+    assert await audit(db) == []

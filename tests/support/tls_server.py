@@ -23,6 +23,7 @@ class TlsServer:
     client_context: ssl.SSLContext
     routes: dict[str, Route]
     hosts_seen: list[str] = field(default_factory=list)
+    ca_pem: bytes = b""  # the throw-away CA, for clients in other processes
 
 
 @dataclass
@@ -38,7 +39,7 @@ async def tls_server(*names: str) -> AsyncIterator[TlsServer]:
     ca.issue_cert(*names).configure_cert(server_context)
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    state = TlsServer(0, client_context, {})
+    state = TlsServer(0, client_context, {}, ca_pem=ca.cert_pem.bytes())
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
