@@ -33,6 +33,7 @@ from api.rate_limit import build_rate_limiter
 from api.schema import build_schema, load_trusted_documents
 from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
 from api.trusted_documents import TrustedDocuments
+from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
 from services.client_sessions.revocations import RevocationFeed
 from services.infra.database import Database
@@ -41,7 +42,12 @@ log = logging.getLogger(__name__)
 
 # Components started with the app and stopped with it (bus listeners, job runners...).
 Startable = Callable[["AppState"], Awaitable[Callable[[], Awaitable[None]] | None]]
-STARTUP_HOOKS: list[Startable] = [start_event_bus, start_payout_jobs, start_loop_lag_monitor]
+STARTUP_HOOKS: list[Startable] = [
+    start_event_bus,
+    start_payout_jobs,
+    start_loop_lag_monitor,
+    start_webhook_deliverer,
+]
 
 
 class ConfigurationError(ValueError):

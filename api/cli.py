@@ -184,6 +184,7 @@ def commands() -> dict[str, tuple[Command, Arguments, str]]:
     """Every command of ``payouts``: name → (function, its arguments, help)."""
     # Imported here: the command modules use ``run_db`` from this one.
     from api.cli_ledger import verify_ledger
+    from api.cli_listen import listen, listen_args
 
     return {
         "serve": (serve, _serve_args, "run the HTTP/WebSocket server"),
@@ -203,6 +204,11 @@ def commands() -> dict[str, tuple[Command, Arguments, str]]:
             verify_ledger,
             _no_args,
             "check every ledger invariant; exit non-zero on any violation",
+        ),
+        "listen": (
+            listen,
+            listen_args,
+            "forward the organization's webhook events to a local URL (development)",
         ),
     }
 

@@ -20,6 +20,7 @@ from services.client_sessions.service import ClientSessions
 from services.client_sessions.tokens import ClientSessionSigner
 from services.infra.database import Database
 from services.infra.faults import FaultPoint, Faults
+from services.webhook_endpoints.setup import WebhookEndpoints
 
 
 def build_services(settings: Settings, db: Database) -> AppServices:
@@ -29,6 +30,7 @@ def build_services(settings: Settings, db: Database) -> AppServices:
         secret_key=settings.secret_key,
         client_sessions=ClientSessions(ClientSessionSigner(settings.client_session_secret)),
         payout_policy=payout_policy(settings),
+        webhook_endpoints=WebhookEndpoints.build(settings.webhook_policy(), settings.secret_key),
         faults=Faults(
             frozenset({FaultPoint.AFTER_PAYOUT_COMMIT})
             if settings.fault_kill_after_payout_commit

@@ -103,6 +103,32 @@ LIVE_MAILBOX_OVERFLOWS = Counter(
     "payouts_live_mailbox_overflows_total",
     "Subscriber mailboxes that overflowed and were resynced from the event log",
 )
+OUTBOUND_WEBHOOK_ATTEMPTS = Counter(
+    "payouts_outbound_webhook_attempts_total",
+    "Outbound webhook delivery attempts by outcome (succeeded, retrying, failed = exhausted)",
+    ["outcome"],
+)
+OUTBOUND_WEBHOOK_LATENCY = Histogram(
+    "payouts_outbound_webhook_attempt_duration_seconds",
+    "Duration of one outbound webhook attempt, until the answer or the error",
+    buckets=LATENCY_BUCKETS,
+)
+OUTBOUND_WEBHOOK_QUEUE_AGE = Gauge(
+    "payouts_outbound_webhook_queue_age_seconds",
+    "How long the oldest due outbound webhook delivery has waited",
+    multiprocess_mode="mostrecent",
+)
+
+
+class OutboundWebhookObserver:
+    """The deliverer's metrics (``services.webhook_endpoints.deliverer.DeliveryObserver``)."""
+
+    def attempt_finished(self, outcome: str, seconds: float) -> None:
+        OUTBOUND_WEBHOOK_ATTEMPTS.labels(outcome).inc()
+        OUTBOUND_WEBHOOK_LATENCY.observe(seconds)
+
+    def queue_age(self, seconds: float) -> None:
+        OUTBOUND_WEBHOOK_QUEUE_AGE.set(seconds)
 
 
 class _PeakTracker:

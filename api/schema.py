@@ -35,6 +35,8 @@ from resolvers.plans.mutations import PlanMutation
 from resolvers.plans.queries import PlanQuery
 from resolvers.scalars import SCALAR_MAP
 from resolvers.viewer import ViewerQuery
+from resolvers.webhook_endpoints.mutations import WebhookEndpointMutation
+from resolvers.webhook_endpoints.queries import WebhookEndpointQuery
 
 QUERY_TYPES: tuple[type, ...] = (
     ViewerQuery,
@@ -43,6 +45,7 @@ QUERY_TYPES: tuple[type, ...] = (
     BalanceQuery,
     PayoutQuery,
     PlanQuery,
+    WebhookEndpointQuery,
 )
 MUTATION_TYPES: tuple[type, ...] = (
     PayoutAccountMutation,
@@ -50,6 +53,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     PayoutMutation,
     PlanMutation,
     ClientSessionMutation,
+    WebhookEndpointMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.webhook_endpoints.policy import DEFAULT_RETRY_SCHEDULE, WebhookPolicy
+
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
 # Signs client-session tokens in the embedded default only: refused in production shape.
 DEV_CLIENT_SESSION_SECRET = "dev-only-client-session-secret-change-me"
@@ -104,10 +106,43 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     metrics_token: str | None = None
 
+    # Outbound webhooks (SPEC §3.10, docs/webhooks.md).
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
+        description="Seconds before each retry, comma-separated (1 + len attempts in all)",
+    )
+    # Development and tests only: also allows http and loopback/private targets.
+    webhook_allow_private_urls: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(default=8, ge=1, le=100)
+    webhook_rotation_overlap_seconds: float = Field(default=86_400.0, ge=0)
+    webhook_poll_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    webhook_deliverer_enabled: bool = True
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> object:
         return _split_csv(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _parse_schedule(cls, value: object) -> object:
+        return _split_csv(value) if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_in_range(cls, value: list[float]) -> list[float]:
+        if len(value) > 20 or any(not 0 <= delay <= 7 * 86_400 for delay in value):
+            raise ValueError("at most 20 retries, each 0 to 604800 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        return self
 
     @model_validator(mode="after")
     def _bucket_holds_a_query(self) -> Settings:
@@ -175,6 +210,18 @@ class Settings(BaseSettings):
         if self.event_bus is not None:
             return self.event_bus
         return "memory" if self.is_sqlite else "postgres"
+
+    def webhook_policy(self) -> WebhookPolicy:
+        return WebhookPolicy(
+            allow_private_urls=self.webhook_allow_private_urls,
+            retry_schedule=tuple(self.webhook_retry_schedule),
+            rotation_overlap_seconds=self.webhook_rotation_overlap_seconds,
+            timeout_seconds=self.webhook_timeout_seconds,
+            lease_seconds=self.webhook_lease_seconds,
+            concurrency=self.webhook_concurrency,
+            endpoint_concurrency=self.webhook_endpoint_concurrency,
+            poll_interval_seconds=self.webhook_poll_interval_seconds,
+        )
 
     @property
     def webhook_base_url(self) -> str:

@@ -57,7 +57,13 @@ class Server:
 
 @contextmanager
 def serve(
-    name: str, app: str, *, env: dict[str, str], workdir: Path, factory: bool = False
+    name: str,
+    app: str,
+    *,
+    env: dict[str, str],
+    workdir: Path,
+    factory: bool = False,
+    cpu: str = SERVER_CPU,
 ) -> Iterator[Server]:
     """Run ``app`` (``module:attr``) until the block ends; it must answer ``GET /healthz``."""
     port = free_port()
@@ -66,7 +72,7 @@ def serve(
     full_env["PYTHONPATH"] = str(ROOT)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            pinned(uvicorn_argv(app, port, factory=factory), SERVER_CPU),
+            pinned(uvicorn_argv(app, port, factory=factory), cpu),
             cwd=ROOT,
             env=full_env,
             stdout=log,

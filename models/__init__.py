@@ -24,6 +24,13 @@ from models.sandbox import (
     SandboxTransfer,
     SandboxWebhookDelivery,
 )
+from models.webhook_endpoint import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEventCursor,
+)
 
 metadata = SQLModel.metadata
 
@@ -54,5 +61,10 @@ __all__ = [
     "SandboxExternalAccount",
     "SandboxTransfer",
     "SandboxWebhookDelivery",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEventCursor",
     "metadata",
 ]

@@ -15,6 +15,7 @@ from services.infra.event_bus import LiveBus
 from services.infra.faults import NO_FAULTS, Faults
 from services.payout_accounts.documents import DocumentFetcher
 from services.payouts.service import PayoutPolicy
+from services.webhook_endpoints.setup import WebhookEndpoints
 
 
 @dataclass
@@ -31,5 +32,8 @@ class AppServices:
     document_fetcher: DocumentFetcher = field(default_factory=DocumentFetcher)
     # The live event bus once started (``None`` in processes without live subscribers).
     bus: LiveBus | None = None
+    # Outbound webhooks: their policy and the box that seals signing secrets (``None`` only in
+    # processes that never touch endpoints).
+    webhook_endpoints: WebhookEndpoints | None = None
     # The per-API-key rate limiter of the GraphQL edge (an ``api.rate_limit.RateLimiter``).
     rate_limiter: object | None = None

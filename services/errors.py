@@ -28,6 +28,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_PLAN_ORDER = "INVALID_PLAN_ORDER"
     TEST_MODE_ONLY = "TEST_MODE_ONLY"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    URL_REJECTED = "URL_REJECTED"  # a webhook endpoint URL refused by the network guard
 
 
 class DomainError(Exception):

@@ -279,7 +279,7 @@ def _check_credit(amount: int, description: str | None, available_in_seconds: in
 
 
 async def release(session: AsyncSession, balance: Balance, release: PendingRelease) -> None:
-    await post_entry(
+    entry = await post_entry(
         session,
         balance,
         type=BalanceTransactionType.CREDIT_RELEASE,
@@ -290,6 +290,15 @@ async def release(session: AsyncSession, balance: Balance, release: PendingRelea
     )
     release.released_at = utcnow()
     session.add(release)
+    # Outbound webhooks: data.availableAmount is the entry's available_after (whole balance).
+    record_event(
+        session,
+        organization_id=balance.organization_id,
+        livemode=balance.livemode,
+        type="payout.available",
+        object_type="balance_transaction",
+        object_id=entry.id,
+    )
 
 
 async def get_balance(

@@ -105,6 +105,7 @@ async def test_credit_then_payout_reaches_paid_by_webhooks(
     assert types == ["CREDIT", "CREDIT_RELEASE", "PAYOUT", "PAYOUT_PAID"]
     logged = await event_types(db, org.id)
     assert [t for t in logged if t.startswith("payout.")] == [
+        "payout.available",  # the credit's release (outbound webhooks, issue 14)
         "payout.created",
         "payout.in_transit",
         "payout.paid",

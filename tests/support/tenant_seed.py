@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.support.accounts import complete_verification, individual_input, wait_for_account_status
 from tests.support.graphql import GraphQLClient
+from tests.support.sensitive import remember_sensitive
 
 
 @dataclass
@@ -208,3 +209,40 @@ async def seed_payout(ctx: SeedContext) -> None:
             {"amount": amount, "description": f"Payout {ctx.marker} {amount}"},
         )
         ctx.seeded.add("Payout", payload["payout"]["id"])
+
+
+CREATE_WEBHOOK_ENDPOINT = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) { webhookEndpoint { id } secret userErrors { code message } }
+}"""
+UPDATE_WEBHOOK_ENDPOINT = """
+mutation($input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(input: $input) { webhookEndpoint { id } userErrors { code message } }
+}"""
+SEND_TEST_WEBHOOK = """
+mutation($input: SendTestWebhookInput!) {
+  sendTestWebhook(input: $input) { delivery { id eventId } userErrors { code message } }
+}"""
+
+
+@seeder("webhook_endpoints")
+async def seed_webhook_endpoint(ctx: SeedContext) -> None:
+    """An endpoint (public address literal, so nothing resolves) and a test delivery. The
+    endpoint is disabled at once, so the delivery waits unsent and A's view stays still."""
+    created = await mutate(
+        ctx.client,
+        CREATE_WEBHOOK_ENDPOINT,
+        {
+            "url": f"https://203.0.114.9/hooks/{ctx.marker}",
+            "events": ["payout_account.updated"],
+            "description": f"Endpoint {ctx.marker}",
+        },
+    )
+    endpoint_id = created["webhookEndpoint"]["id"]
+    ctx.seeded.add("WebhookEndpoint", endpoint_id)
+    ctx.seeded.tokens.add(created["secret"])
+    remember_sensitive(created["secret"])
+    await mutate(ctx.client, UPDATE_WEBHOOK_ENDPOINT, {"id": endpoint_id, "enabled": False})
+    sent = await mutate(ctx.client, SEND_TEST_WEBHOOK, {"endpointId": endpoint_id})
+    ctx.seeded.add("WebhookDelivery", sent["delivery"]["id"])
+    ctx.seeded.tokens.add(sent["delivery"]["eventId"])
