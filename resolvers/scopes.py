@@ -37,6 +37,7 @@ ROOT_FIELD_SCOPES: Mapping[str, Mapping[str, Rule]] = {
         "payout": _PAYOUTS_READ,
         # Root access for either; the resolver answers null for an object outside the scopes.
         "node": _PAYOUTS_READ | _ACCOUNT_READ,
+        "nodes": _PAYOUTS_READ | _ACCOUNT_READ,
         "payoutAccount": _ACCOUNT_READ,
         "bankAccounts": _ACCOUNT_READ,
         "plans": KEY_ONLY,
@@ -83,6 +84,7 @@ ROOT_FIELD_SCOPES: Mapping[str, Mapping[str, Rule]] = {
 
 # Which scope lets a token fetch an object through ``node``, by GraphQL type name.
 NODE_TYPE_SCOPES: Mapping[str, str] = {
+    "Organization": "*",  # the caller's own organization, as ``viewer`` shows it to every token
     "Payout": PAYOUTS_READ,
     "BalanceTransaction": PAYOUTS_READ,
     "PayoutAccount": ACCOUNT_READ,
@@ -99,4 +101,4 @@ def may_load_node(type_name: str, scopes: frozenset[str] | None) -> bool:
     if scopes is None:
         return True
     needed = NODE_TYPE_SCOPES.get(type_name)
-    return needed is not None and needed in scopes
+    return needed is not None and (needed == "*" or needed in scopes)

@@ -13,10 +13,21 @@ from services.client_sessions.tokens import DEFAULT_EXPIRES_SECONDS
 
 @strawberry.enum(description="What a client session may do (SPEC §3.12).")
 class ClientSessionScope(enum.Enum):
-    PAYOUTS_READ = "PAYOUTS_READ"
-    PAYOUTS_WRITE = "PAYOUTS_WRITE"
-    ACCOUNT_READ = "ACCOUNT_READ"
-    ACCOUNT_WRITE = "ACCOUNT_WRITE"
+    PAYOUTS_READ = strawberry.enum_value(
+        "PAYOUTS_READ",
+        description="balance, balanceTransactions, payouts, payout, node for those objects, "
+        "payoutUpdated, balanceUpdated.",
+    )
+    PAYOUTS_WRITE = strawberry.enum_value(
+        "PAYOUTS_WRITE", description="requestPayout, cancelPayout."
+    )
+    ACCOUNT_READ = strawberry.enum_value(
+        "ACCOUNT_READ",
+        description="payoutAccount, bankAccounts, node for those objects, payoutAccountUpdated.",
+    )
+    ACCOUNT_WRITE = strawberry.enum_value(
+        "ACCOUNT_WRITE", description="completeVerification, addBankAccount."
+    )
 
 
 @strawberry.type(description="A short-lived credential for one browser page.")
@@ -24,20 +35,30 @@ class ClientSession:
     token: str = strawberry.field(
         description="cs_test_… / cs_live_…: send it like an API key. Shown once."
     )
-    expires_at: datetime
-    scopes: list[ClientSessionScope]
+    expires_at: datetime = strawberry.field(
+        description="After it the token is refused, and a WebSocket using it is closed (4403)."
+    )
+    scopes: list[ClientSessionScope] = strawberry.field(
+        description="The root fields the token may select (viewer is open to every token)."
+    )
     livemode: bool
 
 
 @strawberry.input
 class CreateClientSessionInput:
-    scopes: list[ClientSessionScope]
-    expires_in_seconds: int = DEFAULT_EXPIRES_SECONDS
+    scopes: list[ClientSessionScope] = strawberry.field(
+        description="What the page may do: at least one scope."
+    )
+    expires_in_seconds: int = strawberry.field(
+        default=DEFAULT_EXPIRES_SECONDS, description="The token's lifetime: 10 to 3600 seconds."
+    )
 
 
 @strawberry.type
 class CreateClientSessionPayload:
-    client_session: ClientSession | None = None
+    client_session: ClientSession | None = strawberry.field(
+        default=None, description="The new session; null when userErrors says why not."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 

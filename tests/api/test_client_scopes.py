@@ -20,7 +20,7 @@ def test_every_root_field_of_the_schema_has_a_scope_rule() -> None:
         rules = ROOT_FIELD_SCOPES[root.name]
         missing += [f"{root.name}.{name}" for name in root.fields if name not in rules]
     assert missing == [], (
-        "decide which client-session scope may call these fields (api/client_scopes.py): "
+        "decide which client-session scope may call these fields (resolvers/scopes.py): "
         + ", ".join(missing)
     )
 
@@ -89,3 +89,4 @@ def test_node_objects_need_their_own_scope() -> None:
     assert may_load_node("PayoutBankAccount", frozenset({"ACCOUNT_READ"}))
     assert not may_load_node("Plan", ALL)
     assert not may_load_node("PlanGroup", ALL)
+    assert may_load_node("Organization", frozenset())
