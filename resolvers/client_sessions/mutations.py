@@ -45,7 +45,7 @@ class ClientSessionMutation:
         try:
             refuse_client_session(viewer.scopes)
             minted = info.context.services.client_sessions.mint(
-                minter_of(viewer), [s.value for s in input.scopes], input.expires_in_seconds
+                minter_of(viewer), [s.name for s in input.scopes], input.expires_in_seconds
             )
         except DomainError as error:
             return CreateClientSessionPayload(user_errors=user_errors_from(error))
