@@ -1,15 +1,19 @@
-"""``payouts`` command line: serve, migrate, create-org, revoke-key, export-schema, ..."""
+"""The payouts command line: serve, migrate, create-org, revoke-key, export-schema, ..."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from api import migrations
 from api.graphiql import missing_assets
@@ -39,14 +43,28 @@ def run_db(settings: Settings, work: Callable[[Database], Awaitable[Any]]) -> An
 
 
 def _serve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument(
+        "--host", default=None, help="address to listen on (default: PAYOUTS_HOST, 127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: PAYOUTS_PORT, 8000)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (default 1); several do not migrate: run `payouts migrate` first",
+    )
+    p.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not apply migrations first (the database must already be migrated)",
+    )
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -58,15 +76,29 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     if problem is not None:
         print(f"payouts: cannot start: {problem}", file=sys.stderr)
         return 2
+    # Several workers never migrate by themselves: deployments migrate once per release.
     if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
         migrations.upgrade(settings.database_url)
-    _announce(settings, host, port)
+    behind = _migration_gap(settings)
+    if behind is not None:
+        print(f"payouts serve: {behind}; run `.venv/bin/payouts migrate` first.", file=sys.stderr)
+        return 2
+    try:
+        listener = _listen(host, port)
+    except OSError as error:
+        print(
+            f"payouts serve: cannot listen on {host}:{port} ({error.strerror}). Another server "
+            "may be running there; choose another port with --port PORT or PAYOUTS_PORT=PORT.",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(
         settings.log_level,
         fmt=settings.log_format,
         secrets=[settings.secret_key, settings.sandbox_webhook_secret],
     )
-    uvicorn.run(
+    _announce(settings, host, port)
+    config = uvicorn.Config(
         "api.app:create_app",
         factory=True,
         host=host,
@@ -80,7 +112,50 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # replaced by api.metrics.RequestObserver (no query strings logged)
         proxy_headers=False,
     )
-    return 0
+    if args.workers > 1:
+        Multiprocess(config, sockets=[listener]).run()
+        return 0
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+    return 0 if server.started else 3  # as uvicorn.run: the app failed to start
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced (as uvicorn binds it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError:
+        listener.close()
+        raise
+    listener.set_inheritable(True)
+    return listener
+
+
+def _migration_gap(settings: Settings) -> str | None:
+    """Why the database is not at the newest migration, or None when it is."""
+
+    async def current(db: Database) -> str | None:
+        async with db.read() as session:
+            try:
+                result = await session.execute(sa.text("SELECT version_num FROM alembic_version"))
+            except (sa.exc.ProgrammingError, sa.exc.OperationalError) as error:
+                if "alembic_version" not in str(error):
+                    raise
+                return None
+            return result.scalar_one_or_none()
+
+    revision = run_db(settings, current)
+    head = migrations.head_revision()
+    if revision == head:
+        return None
+    if revision is None:
+        return "the database has no tables yet (never migrated)"
+    return f"the database is at migration {revision}, not the newest ({head})"
 
 
 def startup_problem(settings: Settings) -> str | None:
@@ -119,8 +194,12 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         print("Created 'Demo Organization'. Its test key (shown once, keep it):", flush=True)
         print(f"    {test_key}", flush=True)
         print(f'In GraphiQL set the header: {{"x-api-key": "{test_key}"}}', flush=True)
+        print('Then follow "Try it in GraphiQL" in README.md.', flush=True)
     else:
-        print("Use an existing key, or make one with: payouts create-org --name NAME", flush=True)
+        print(
+            "Use an existing key, or make one with: .venv/bin/payouts create-org --name NAME",
+            flush=True,
+        )
 
 
 def migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,8 +209,10 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _create_org_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", required=True)
-    p.add_argument("--country", default="US")
+    p.add_argument("--name", required=True, help="the organization's name (1 to 200 characters)")
+    p.add_argument(
+        "--country", default="US", help="its ISO 3166-1 alpha-2 country code (default US)"
+    )
 
 
 def create_org(args: argparse.Namespace, settings: Settings) -> int:
@@ -166,7 +247,9 @@ def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output", default=None)
+    p.add_argument(
+        "--output", default=None, help="write the SDL to this file instead of standard output"
+    )
 
 
 def export_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -214,10 +297,15 @@ def commands() -> dict[str, tuple[Command, Arguments, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="payouts", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="payouts",
+        description="The payouts GraphQL API server and its maintenance commands.",
+        epilog="Installed in the virtualenv by `make install`: run it as .venv/bin/payouts. "
+        "Settings come from PAYOUTS_* environment variables (docs/configuration.md).",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, arguments, help_text) in commands().items():
-        arguments(sub.add_parser(name, help=help_text))
+        arguments(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 

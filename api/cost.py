@@ -297,7 +297,10 @@ class QueryCost(SchemaExtension):
         )
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
+        if self.cost is None:  # no document (refused before parsing) or nothing executed
+            return {}
+        # A subscription is charged once, when it starts: its events carry no cost figures.
+        if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
             return {}
         report: dict[str, Any] = {
             "requestedQueryCost": self.cost,

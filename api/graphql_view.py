@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,20 @@ from api.ws_sessions import TrustedDocumentsWSHandler, stop_watching, watch_sess
 from resolvers.context import Context
 from services.app_services import AppServices
 from services.infra.database import Database
+
+
+class _OurOriginSetting(logging.Filter):
+    """strawberry's refusal of a WebSocket origin names its own parameter; ours is a setting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "`allowed_origins`" in record.msg:
+            record.msg = record.msg.replace(
+                "`allowed_origins`", "PAYOUTS_CORS_ORIGINS (comma-separated origins)"
+            )
+        return True
+
+
+logging.getLogger("strawberry.ws").addFilter(_OurOriginSetting())
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):

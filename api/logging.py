@@ -141,8 +141,9 @@ def configure_logging(
     handler._payouts = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # uvicorn's loggers go through ours (its access log is replaced by our request log).
+    # uvicorn's loggers go through ours, except its access log (it would log query strings):
+    # our request log replaces it, in a worker process too.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
-        logger.propagate = True
+        logger.propagate = name != "uvicorn.access"

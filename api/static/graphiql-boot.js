@@ -27,6 +27,16 @@
     return false;
   }
 
+  // graphql-ws hands the error sink the server's `error` message payload (an array of GraphQL
+  // errors, shown as they are), a CloseEvent, or an Error.
+  function errorsOf(error) {
+    if (Array.isArray(error)) return error;
+    if (error && typeof error.code === "number") {
+      return [{ message: error.reason || "WebSocket closed", extensions: { closeCode: error.code } }];
+    }
+    return [{ message: String((error && error.message) || error) }];
+  }
+
   function subscribe(params, headers) {
     var client = wsClientFor(headers);
     var queue = [];
@@ -44,10 +54,7 @@
       var item = queue.length ? queue.shift() : null;
       var ready = item ? Promise.resolve(item) : new Promise(function (resolve) { waiting = resolve; });
       return ready.then(function (result) {
-        if (result.error) {
-          var message = result.error.reason || result.error.message || "subscription failed";
-          return { value: { errors: [{ message: String(message) }] }, done: false };
-        }
+        if (result.error) return { value: { errors: errorsOf(result.error) }, done: false };
         return result;
       });
     }
@@ -67,7 +74,10 @@
     if (isSubscription(params)) return subscribe(params, headers);
     var requestHeaders = Object.assign({ "content-type": "application/json", accept: "application/json" }, headers);
     return fetch(httpUrl, { method: "POST", headers: requestHeaders, body: JSON.stringify(params) })
-      .then(function (response) { return response.json(); });
+      .then(function (response) { return response.text(); })
+      .then(function (text) {
+        try { return JSON.parse(text); } catch (notJson) { return { errors: [{ message: text }] }; }
+      });
   }
 
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));

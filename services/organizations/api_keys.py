@@ -20,6 +20,7 @@ from sqlmodel import col
 from models import ApiKey, Organization
 from models.base import utcnow
 from services.errors import DomainError, ErrorCode, validation_error
+from services.payout_accounts.countries import ISO_COUNTRIES
 
 TEST_PREFIX = "ck_test_"
 LIVE_PREFIX = "ck_live_"
@@ -28,7 +29,6 @@ SECRET_LENGTH = 40
 LOOKUP_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _KEY_PATTERN = re.compile(rf"^ck_(test|live)_([A-Za-z0-9]{{{SECRET_LENGTH}}})$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +86,11 @@ async def create_organization(
     name = name.strip()
     if not name or len(name) > 200:
         raise validation_error("name must be 1 to 200 characters", "name")
-    country = country.upper()
-    if not _COUNTRY.match(country):
-        raise validation_error("country must be an ISO 3166 alpha-2 code", "country")
+    country = country.strip().upper()
+    if country not in ISO_COUNTRIES:
+        raise validation_error(
+            "country must be an ISO 3166-1 alpha-2 code (US, GB, FR, ...)", "country"
+        )
     org = Organization(name=name, country=country, currency=currency.lower())
     session.add(org)
     await session.flush()

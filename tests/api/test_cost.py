@@ -245,3 +245,16 @@ async def test_over_budget_subscription_is_refused_before_it_starts() -> None:
     assert errors is not None
     assert [(e.extensions or {}).get("code") for e in errors] == ["QUERY_TOO_COMPLEX"]
     assert CALLS == []
+
+
+async def test_subscription_events_carry_no_cost_figures() -> None:
+    schema = strawberry.Schema(
+        query=Query,
+        subscription=Subscription,
+        types=[Item, Tag],
+        extensions=[ErrorShaping, lambda: QueryCost(max_cost=100)],
+    )
+    stream = await schema.subscribe("subscription { itemFeed(first: 5) { edges { cursor } } }")
+    results = [result async for result in stream]
+    assert [r.data for r in results] == [{"itemFeed": {"edges": []}}]
+    assert not results[0].extensions

@@ -64,3 +64,5 @@ async def test_cross_site_websocket_origin_is_refused(server: LiveServer, org: T
             origin="https://evil.example",  # type: ignore[arg-type]
         ) as ws:
             await ws.recv()
+    refusal = next(line for line in server.log_text().splitlines() if "evil.example" in line)
+    assert "PAYOUTS_CORS_ORIGINS" in refusal and "allowed_origins" not in refusal

@@ -115,11 +115,12 @@ async def rename(db: Database, organization_id: str, name: str, livemode: bool =
 async def serve_live_schema(db: Database, **settings: Any) -> AsyncIterator[str]:
     """The real GraphQL view over this schema, on a real uvicorn server; yields the ws:// URL."""
     config = Settings(database_url=db.url, **settings)
+    authenticator = Authenticator(db)  # on PostgreSQL, its own asyncpg pool: closed below
     view = PayoutsGraphQL(
         SCHEMA,
         settings=config,
         db=db,
-        authenticator=Authenticator(db),
+        authenticator=authenticator,
         services=build_services(config, db),
     )
     app = Starlette(routes=[WebSocketRoute("/graphql", view)])
@@ -137,3 +138,4 @@ async def serve_live_schema(db: Database, **settings: Any) -> AsyncIterator[str]
     finally:
         server.should_exit = True
         await task
+        await authenticator.dispose()
