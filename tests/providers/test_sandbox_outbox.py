@@ -30,7 +30,7 @@ def provider_for(db: Database, url: str) -> SandboxProvider:
     return SandboxProvider(db, config, is_postgres=not db.is_sqlite)
 
 
-async def wait_for(predicate, timeout: float = 10.0) -> None:
+async def wait_for(predicate, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
         if await predicate():
