@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
 
-.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check alembic-check test test-fast test-sqlite test-postgres check bench clean
+.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check schema-lint alembic-check test test-fast test-sqlite test-postgres check bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -51,6 +51,11 @@ schema: install
 schema-check: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py
 
+## schema-lint: graphql-schema-linter on schema.graphql, every rule but the ordering ones
+## (.graphql-schema-linterrc): descriptions everywhere, naming, Relay connection shapes
+schema-lint: install
+	node_modules/.bin/graphql-schema-linter --format compact
+
 alembic-check: install
 	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic upgrade head
 	PAYOUTS_DATABASE_URL=sqlite+aiosqlite:///$(TMP_DB) $(BIN)/alembic check
@@ -69,7 +74,7 @@ test-postgres: install
 test: test-sqlite test-postgres
 
 ## check: everything CI runs
-check: lint typecheck lint-imports schema-check alembic-check test-sqlite test-postgres
+check: lint typecheck lint-imports schema-check schema-lint alembic-check test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.auth import Authenticator
@@ -102,7 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     rate_limiter = state.services.rate_limiter = build_rate_limiter(settings, db, lean_pool)
     # Revocations reach this process with every committed event, on every bus.
     feed = RevocationFeed(state.services.client_sessions.revocations, db.read)
-    bus.hub.observers.append(feed)
+    bus.hub.observers.append(feed.observe_event)
+    bus.hub.resync_observers.append(feed.resync)
     authenticator = Authenticator(db, lean_pool, state.services.client_sessions)
     schema, _documents = build_graphql_schema(settings)
     graphql = PayoutsGraphQL(
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await feed.reload()  # before serving: tokens revoked earlier stay refused
-        stops = [await start_providers(state.providers, db)]
+        stops = [await start_providers(state.providers, db), await graphql.open_connections.start()]
         for hook in STARTUP_HOOKS:
             stop = await hook(state)
             if stop is not None:
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/graphql/", to_graphql, methods=["GET", "POST"]),
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -153,7 +155,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(RequestObserver),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_query_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_query_bytes,
+                timeout_seconds=settings.request_body_timeout_seconds,
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -164,8 +170,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ],
     )
+    # Starlette's trailing-slash redirect builds its Location from the client's Host header.
+    app.router.redirect_slashes = False
     app.state.payouts = state
     return app
+
+
+async def to_graphql(request: Request) -> Response:
+    """``/graphql/`` → ``/graphql``: a relative Location (never built from the Host header);
+    308 keeps the method and body of a POST."""
+    query = request.url.query
+    return Response(
+        status_code=308, headers={"location": "/graphql" + (f"?{query}" if query else "")}
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -176,18 +193,29 @@ async def readyz(request: Request) -> JSONResponse:
     state: AppState = request.app.state.payouts
     try:
         async with state.db.read() as session:
-            current = (
-                await session.execute(sa.text("SELECT version_num FROM alembic_version"))
-            ).scalar_one_or_none()
+            await session.execute(sa.text("SELECT 1"))
     except Exception as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    current = await _current_revision(state)
     if current != state.head_revision:
         return JSONResponse(
             {
                 "status": "unavailable",
+                "database": "migrations pending",
                 "migrations": {"current": current, "head": state.head_revision},
             },
             status_code=503,
         )
     return JSONResponse({"status": "ok", "migrations": {"current": current}})
+
+
+async def _current_revision(state: AppState) -> str | None:
+    """The database's Alembic revision; None when it has none (no migrations applied yet)."""
+    try:
+        async with state.db.read() as session:
+            return (
+                await session.execute(sa.text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except sa.exc.DBAPIError:  # the database answered: there is no alembic_version table
+        return None

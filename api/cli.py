@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from api import migrations
+from api.bus import build_event_bus
 from api.graphiql import missing_assets
 from api.logging import configure_logging
 from api.settings import Settings
@@ -60,6 +61,12 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not apply migrations first (the database must already be migrated)",
     )
+    p.add_argument(
+        "--allow-in-process-bus",
+        action="store_true",
+        help="allow --workers N with the in-process event bus: live updates then reach only "
+        "subscribers on the worker that published them (benchmarks, metrics tests)",
+    )
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -72,6 +79,16 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ["PAYOUTS_HOST"] = host
     os.environ["PAYOUTS_PORT"] = str(port)
     settings = Settings()
+    if args.workers > 1 and settings.event_bus_kind == "memory" and not args.allow_in_process_bus:
+        print(
+            f"payouts serve: --workers {args.workers} needs an event bus that reaches every "
+            "worker, and this configuration uses the in-process one (PAYOUTS_EVENT_BUS=memory, "
+            "the default on SQLite): live updates would silently miss events published by "
+            "other workers. Run one worker, or use PostgreSQL (PAYOUTS_DATABASE_URL=postgresql"
+            "+asyncpg://..., whose default bus is LISTEN/NOTIFY). --allow-in-process-bus overrides this.",
+            file=sys.stderr,
+        )
+        return 2
     problem = startup_problem(settings)
     if problem is not None:
         print(f"payouts: cannot start: {problem}", file=sys.stderr)
@@ -239,6 +256,10 @@ def _revoke_args(p: argparse.ArgumentParser) -> None:
 
 def revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(db: Database) -> str:
+        if settings.event_bus_kind == "postgres":
+            # The revocation event rides the commit as NOTIFY: every server process closes
+            # the key's open WebSockets at once (else within their periodic check).
+            db.bus = build_event_bus(settings)
         async with db.transaction() as session:
             return (await api_keys.revoke_key(session, args.key)).id
 

@@ -17,8 +17,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
 )
-from starlette.requests import Request
-from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
 from api.cost import select_operation
@@ -89,23 +87,12 @@ def forbidden(fields: list[str], scopes: frozenset[str]) -> GraphQLError:
     )
 
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 _FORBIDDEN: DocumentMemo[list[str]] = DocumentMemo(maxsize=1024)
 
 
 def viewer_scopes(context: Any) -> frozenset[str] | None:
     viewer = getattr(context, "viewer", None)
     return getattr(viewer, "scopes", None)
-
-
-def _refuse_with_403(app_context: Any) -> None:
-    # GraphQL over HTTP: a request refused before execution answers with its status under
-    # application/graphql-response+json; application/json clients keep 200 (legacy).
-    response = getattr(app_context, "response", None)
-    request = getattr(app_context, "request", None)
-    accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
-    if isinstance(response, Response) and GRAPHQL_RESPONSE_JSON in accept:
-        response.status_code = 403
 
 
 class ScopeGate(SchemaExtension):
@@ -123,7 +110,6 @@ class ScopeGate(SchemaExtension):
             )
             if fields:
                 context.pre_execution_errors = [forbidden(fields, scopes)]
-                _refuse_with_403(context.context)
         yield
 
 

@@ -12,6 +12,8 @@ Everything else is wired by explicit tables, never by importing a module for its
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from api.jobs import payout_policy
 from api.providers import build_registry
 from api.settings import Settings
@@ -30,6 +32,7 @@ def build_services(settings: Settings, db: Database) -> AppServices:
         secret_key=settings.secret_key,
         client_sessions=ClientSessions(ClientSessionSigner(settings.client_session_secret)),
         payout_policy=payout_policy(settings),
+        idempotency_stale_claim=timedelta(seconds=settings.idempotency_stale_claim_seconds),
         webhook_endpoints=WebhookEndpoints.build(settings.webhook_policy(), settings.secret_key),
         faults=Faults(
             frozenset({FaultPoint.AFTER_PAYOUT_COMMIT})

@@ -49,6 +49,8 @@ from api.extensions import DocumentMemo
 from api.rate_limit import Decision, RateLimiter
 
 PAGE_ARGUMENTS = ("first", "last")
+# A field taking a list of ids (``nodes(ids:)``) multiplies its selection by the list's length.
+ID_LIST_ARGUMENTS = ("ids",)
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}  # introspection
 
 
@@ -129,9 +131,15 @@ class CostCalculator:
         if is_leaf_type(named) or node.selection_set is None:
             return 0
         inner = self._selection_cost(node.selection_set, named, seen)
+        if any(name in definition.args for name in ID_LIST_ARGUMENTS):
+            return self._page_size(node, definition) * (1 + inner)  # one object per id
         return 1 + self._page_size(node, definition) * inner
 
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> int:
+        for name in ID_LIST_ARGUMENTS:
+            if name in definition.args:
+                ids = self._argument_value(node, definition, name)
+                return len(ids) if isinstance(ids, list) else 1
         pages = [name for name in PAGE_ARGUMENTS if name in definition.args]
         if not pages:
             return 1
@@ -193,7 +201,9 @@ class _PageVariableFinder(Visitor):
         self.names: set[str] = set()
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
+        if node.name.value in PAGE_ARGUMENTS + ID_LIST_ARGUMENTS and isinstance(
+            node.value, VariableNode
+        ):
             self.names.add(node.value.name.value)
 
 
@@ -231,7 +241,10 @@ def cached_query_cost(
 
     names = _PAGE_VARIABLES.get(document, None, lambda: page_variables(document))
     # The type is part of the key: 1, 1.0 and True are equal keys but not equal page sizes.
-    given = tuple((type(v), v) for v in (variables.get(name) for name in names))
+    given = tuple(
+        (type(v), len(v) if isinstance(v, list) else v)  # an id list counts by its length
+        for v in (variables.get(name) for name in names)
+    )
     key: Hashable = (schema, operation_name, default_page_size, given)
     try:
         hash(key)

@@ -65,32 +65,36 @@ class ErrorShaping(SchemaExtension):
             result.errors = [self._shape(error) for error in errors]
 
     def _shape(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", None)
-        if is_unexpected(error):
-            log.error(
-                "unexpected error in %s (request %s): %s",
-                ".".join(str(p) for p in error.path or ()) or "operation",
-                request_id,
-                type(error.original_error).__name__,
-                exc_info=error.original_error,
-                extra={"request_id": request_id},
-            )
-            return GraphQLError(
-                "Internal server error. Quote the request id when contacting support.",
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": "INTERNAL", "requestId": request_id},
-            )
-        if error.extensions and "code" in error.extensions:
-            return error
+        return shape_error(error, getattr(self.execution_context.context, "request_id", None))
+
+
+def shape_error(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """An unexpected error masked as INTERNAL (and logged in full); any other gets a code."""
+    if is_unexpected(error):
+        log.error(
+            "unexpected error in %s (request %s): %s",
+            ".".join(str(p) for p in error.path or ()) or "operation",
+            request_id,
+            type(error.original_error).__name__,
+            exc_info=error.original_error,
+            extra={"request_id": request_id},
+        )
         return GraphQLError(
-            redact_values(error.message),
+            "Internal server error. Quote the request id when contacting support.",
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            original_error=error.original_error,
-            extensions={**(error.extensions or {}), "code": error_code(error)},
+            extensions={"code": "INTERNAL", "requestId": request_id},
         )
+    if error.extensions and "code" in error.extensions:
+        return error
+    return GraphQLError(
+        redact_values(error.message),
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": error_code(error)},
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable, Iterator
 from functools import cache, lru_cache
 from typing import Any, Generic, TypeVar
@@ -72,58 +73,78 @@ class CachedParser(SchemaExtension):
 
 
 NUL_MESSAGE = "String values must not contain the NUL character (U+0000)."
+SURROGATE_MESSAGE = (
+    "String values must not contain unpaired surrogates (U+D800 to U+DFFF): "
+    "send valid Unicode text."
+)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class RejectNulCharacters(SchemaExtension):
-    """Refuses any string argument or variable holding U+0000, before execution.
+    """Refuses any string argument or variable holding U+0000 or an unpaired surrogate, before
+    execution.
 
-    PostgreSQL text cannot store it (the driver raises, which would surface as INTERNAL) and no
-    name, id, key or URL needs it; refusing it at the edge keeps SQLite and PostgreSQL alike.
+    PostgreSQL text cannot store NUL and no UTF-8 text can hold a lone surrogate (the drivers
+    raise, which would surface as INTERNAL); no name, id, key or URL needs either. Refusing them
+    at the edge keeps SQLite and PostgreSQL alike.
     """
 
     def on_validate(self) -> Iterator[None]:
         # Before ``GatedValidation`` (which skips a document already refused): cheap, bounded.
         context = self.execution_context
-        if context.pre_execution_errors is None and (
-            _holds_nul(context.variables) or _document_holds_nul(context.graphql_document)
-        ):
-            error = GraphQLError(NUL_MESSAGE, extensions={"code": "BAD_USER_INPUT"})
-            context.pre_execution_errors = [error]
+        if context.pre_execution_errors is None:
+            found = _unstorable_in(context.variables) or _unstorable_in_document(
+                context.graphql_document
+            )
+            if found is not None:
+                message = NUL_MESSAGE if found == "\x00" else SURROGATE_MESSAGE
+                error = GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+                context.pre_execution_errors = [error]
         yield
 
 
-def _holds_nul(value: object) -> bool:
+def _unstorable_in(value: object) -> str | None:
+    """The first unstorable character in a JSON-like value (depth bounded at the edge)."""
     if isinstance(value, str):
-        return "\x00" in value
+        match = _UNSTORABLE.search(value)
+        return None if match is None else match.group()
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        for key, item in value.items():
+            found = _unstorable_in(key) or _unstorable_in(item)
+            if found is not None:
+                return found
+        return None
     if isinstance(value, list | tuple):
-        return any(_holds_nul(v) for v in value)
-    return False
+        for item in value:
+            found = _unstorable_in(item)
+            if found is not None:
+                return found
+    return None
 
 
 class _NulFinder(Visitor):
     def __init__(self) -> None:
         super().__init__()
-        self.found = False
+        self.found: str | None = None
 
     def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
-        if "\x00" in node.value:
-            self.found = True
+        match = _UNSTORABLE.search(node.value)
+        if match is not None:
+            self.found = match.group()
             return BREAK
         return None
 
 
-_NUL_IN_DOCUMENT: DocumentMemo[bool] = DocumentMemo()
+_NUL_IN_DOCUMENT: DocumentMemo[str | None] = DocumentMemo()
 
 
-def _document_holds_nul(document: DocumentNode | None) -> bool:
+def _unstorable_in_document(document: DocumentNode | None) -> str | None:
     if document is None:
-        return False
+        return None
     return _NUL_IN_DOCUMENT.get(document, None, lambda: _find_nul(document))
 
 
-def _find_nul(document: DocumentNode) -> bool:
+def _find_nul(document: DocumentNode) -> str | None:
     finder = _NulFinder()
     visit(document, finder)
     return finder.found

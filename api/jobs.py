@@ -17,6 +17,11 @@ from services.payouts.service import PayoutPolicy
 if TYPE_CHECKING:
     from api.app import AppState
 
+
+def failure_backoff(interval: float, failures: int) -> float:
+    return min(30.0, interval * 2.0 ** min(failures, 16))
+
+
 log = logging.getLogger(__name__)
 
 
@@ -61,11 +66,21 @@ async def start_payout_jobs(state: AppState) -> Callable[[], Awaitable[None]]:
 
 
 async def _every(interval: float, work: Callable[[], Awaitable[int]]) -> None:
+    failures = 0
     while True:
         try:
             done = await work()
-        except Exception:
-            log.exception("background job pass failed; retrying")
-            done = 0
+        except Exception as exc:
+            failures += 1
+            # A database outage fails every pass: one traceback, then a line per pass, backing off.
+            if failures == 1:
+                log.exception("background job pass failed; retrying")
+            else:
+                log.warning(
+                    "background job still failing (%s, %d passes)", type(exc).__name__, failures
+                )
+            await asyncio.sleep(failure_backoff(interval, failures))
+            continue
+        failures = 0
         if done == 0:
             await asyncio.sleep(interval)

@@ -1,12 +1,15 @@
-"""Pure ASGI middleware: request ids on every response, and a request body size cap."""
+"""Pure ASGI middleware: request ids on every response, a request body size cap and deadline."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.client_errors import client_error
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -46,11 +49,14 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses HTTP request bodies over ``max_bytes`` with 413 before the app reads them."""
+    """Refuses HTTP request bodies over ``max_bytes`` with 413 before the app reads them, and
+    bodies that do not arrive in full within ``timeout_seconds`` with 408 (a client trickling a
+    body would otherwise hold its connection, and a worker's attention, for ever)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,40 +68,56 @@ class BodyLimitMiddleware:
             return
         received = 0
         limit = self.max_bytes
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        body_complete = False
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete:  # waiting for a disconnect after the body: not ours to time
+                return await receive()
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
+            except TimeoutError:
+                raise _BodyTimedOut from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise _BodyTooLarge
+                body_complete = not message.get("more_body", False)
             return message
 
         try:
             await self.app(scope, counting_receive, send)
         except _BodyTooLarge:
             await _too_large(send)
+        except _BodyTimedOut:
+            client_error("slow body", f"request body not complete after {self.timeout:g} s")
+            await _refuse(send, 408, b"request body not received in time", close=True)
 
 
-class _BodyTooLarge(Exception):
+class BodyRefused(Exception):
+    """Raised through the app while it reads the body; answered here (apps must let it pass)."""
+
+
+class _BodyTooLarge(BodyRefused):
+    pass
+
+
+class _BodyTimedOut(BodyRefused):
     pass
 
 
 async def _too_large(send: Send) -> None:
-    body = (
-        b'{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}'
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", b"%d" % len(body)),
-            ],
-        }
-    )
+    await _refuse(send, 413, b"request body too large")
+
+
+async def _refuse(send: Send, status: int, message: bytes, *, close: bool = False) -> None:
+    body = b'{"errors":[{"message":"%s","extensions":{"code":"BAD_USER_INPUT"}}]}' % message
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

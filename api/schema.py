@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 
 from api.client_scopes import ScopeGate
 from api.cost import QueryCost
+from api.document_checks import DocumentPrecheck
 from api.document_gate import DocumentLimits, GatedValidation
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
@@ -25,6 +26,7 @@ from api.trusted_documents import TrustedDocumentGate, TrustedDocuments, read_ma
 from resolvers.balance.mutations import BalanceMutation
 from resolvers.balance.queries import BalanceQuery
 from resolvers.client_sessions.mutations import ClientSessionMutation
+from resolvers.descriptions import describe_schema
 from resolvers.live.subscriptions import LiveSubscription
 from resolvers.node_query import NodeQuery
 from resolvers.payout_accounts.mutations import PayoutAccountMutation
@@ -73,7 +75,7 @@ def build_schema(
     settings = settings or Settings()
     if trusted_documents is None:
         trusted_documents = TrustedDocuments()
-    return PayoutsSchema(
+    schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
@@ -86,6 +88,8 @@ def build_schema(
             disable_field_suggestions=not settings.introspection,
         ),
     )
+    describe_schema(schema._schema)
+    return schema
 
 
 def _extensions(
@@ -98,6 +102,7 @@ def _extensions(
         factory(TrustedDocumentGate, trusted_documents),
         factory(CachedParser, maxsize=settings.parser_cache_size),
         RejectNulCharacters,
+        DocumentPrecheck,
         ScopeGate,
         factory(
             GatedValidation,

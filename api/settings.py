@@ -38,9 +38,16 @@ class Settings(BaseSettings):
     max_query_fields: int = Field(default=2000, ge=1)
     max_query_comparisons: int = Field(default=1000, ge=0)
     max_query_bytes: int = 100_000
+    # Deepest nesting of arrays/objects accepted in a JSON request body or WebSocket message.
+    max_json_depth: int = Field(default=64, ge=2, le=512)
+    # A request body must arrive in full within this time (slow-body clients hold connections).
+    request_body_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
     ws_max_message_bytes: int = 1_048_576
+    # How often each process checks the keys of its open WebSockets for revocation (the event
+    # bus announces revocations sooner where it reaches: PostgreSQL).
+    ws_revocation_check_seconds: float = Field(default=0.5, gt=0, le=3600)
     # WebSocket keepalive (uvicorn): a ping every interval; no pong within the timeout closes.
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
@@ -76,6 +83,9 @@ class Settings(BaseSettings):
     payout_retry_base_seconds: float = Field(default=2.0, gt=0)
     payout_retry_grace_seconds: float = Field(default=10.0, ge=0)
     payout_claim_lease_seconds: float = Field(default=30.0, gt=0)
+    # An idempotency key still IN_PROGRESS after this long belongs to a request whose process
+    # died mid-way: the next request with the key takes it over (README "Idempotency").
+    idempotency_stale_claim_seconds: float = Field(default=60.0, gt=0, le=86_400)
     reconciler_interval_seconds: float = Field(default=1.0, gt=0)
     balance_release_interval_seconds: float = Field(default=0.5, gt=0)
     # Fault injection for tests only (services/infra/faults.py): SIGKILL the process between a

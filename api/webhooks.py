@@ -4,11 +4,14 @@ the event in one transaction. Duplicates answer 2xx and change nothing."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from api.client_errors import client_error
+from api.outage import RETRY_AFTER_SECONDS, is_database_unavailable
 from providers.base import ProviderError, WebhookIgnored, WebhookVerificationError
 from providers.registry import ProviderRegistry
 from services.provider_events import ingest as webhooks
@@ -35,9 +38,11 @@ async def receive_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "invalid or stale signature"}, status_code=status)
     except WebhookIgnored as exc:
         return JSONResponse({"received": True, "ignored": str(exc)})
+    except RecursionError:
+        # A JSON decoder recursing per nesting level (after the signature was verified).
+        return await _reject_signed(state, name, request, body, "JSON nests too deeply")
     except ValueError as exc:
-        log.warning("malformed %s webhook: %s", name, exc)
-        return JSONResponse({"error": "malformed event"}, status_code=400)
+        return await _reject_signed(state, name, request, body, str(exc))
     current_event = getattr(provider, "current_event", None)
     if current_event is not None:
         # Re-read the object where its current state decides (events arrive out of order).
@@ -57,3 +62,26 @@ async def receive_webhook(request: Request) -> JSONResponse:
     return JSONResponse(
         {"received": True, "duplicate": result.duplicate, "applied": result.applied}
     )
+
+
+async def _reject_signed(
+    state: Any, name: str, request: Request, body: bytes, reason: str
+) -> JSONResponse:
+    """A correctly signed event we cannot take: 400 (a 500 is retried for days), and the raw
+    body kept for inspection."""
+    client_error("malformed webhook", f"{name}: {reason}")
+    try:
+        async with state.db.transaction() as session:
+            kept = await webhooks.keep_rejected(
+                session, name, body, reason, request.headers.get("webhook-id")
+            )
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        # Not kept: ask the provider to deliver it again later.
+        return JSONResponse(
+            {"error": "temporarily unavailable"},
+            status_code=503,
+            headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+        )
+    return JSONResponse({"error": "malformed event", "kept": kept}, status_code=400)

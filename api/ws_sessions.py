@@ -15,13 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketState
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from api.trusted_documents import DOCUMENT_ID_KEY, SUBSCRIBE_REFERENCE
-from resolvers.context import Context
+from api.ws_protocol import PayoutsTransportWSHandler
 from services.organizations.api_keys import Viewer
 
 SESSION_CLOSE_CODE = 4403
@@ -40,7 +37,7 @@ def subscribe_reference(payload: dict[str, Any]) -> dict[str, Any] | None:
     return reference or None
 
 
-class TrustedDocumentsWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class TrustedDocumentsWSHandler(PayoutsTransportWSHandler):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         payload: Any = message.get("payload")
         if not isinstance(payload, dict):

@@ -18,6 +18,7 @@ from models.payout_account import (
 from models.plan import Plan, PlanGroup
 from models.provider_event import ProviderEvent
 from models.rate_limit import RateLimitBucket
+from models.rejected_provider_event import RejectedProviderEvent
 from models.sandbox import (
     SandboxAccount,
     SandboxExternalAccount,
@@ -57,6 +58,7 @@ __all__ = [
     "PlanGroup",
     "ProviderEvent",
     "RateLimitBucket",
+    "RejectedProviderEvent",
     "SandboxAccount",
     "SandboxExternalAccount",
     "SandboxTransfer",

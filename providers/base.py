@@ -3,6 +3,7 @@ vocabulary into these; nothing outside ``providers/`` knows a vendor's field nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -12,6 +13,10 @@ from typing import Any, Literal, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 ObjectKind = Literal["account", "transfer"]
+
+_IDENTIFIER = re.compile(r"^[\x21-\x7e]+$")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_DATA_LIMITS = {"failure_code": 64, "failure_message": 500}
 
 
 class ProviderError(Exception):
@@ -143,6 +148,33 @@ class WebhookEvent:
     object_kind: ObjectKind
     object_id: str
     data: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        # A signed event is still the provider's input: whatever our columns cannot hold is a
+        # malformed event (ValueError → 400, raw body kept), never a database error (500,
+        # which a provider retries for days).
+        for name, value, limit in (
+            ("id", self.id, 128),
+            ("type", self.type, 64),
+            ("object id", self.object_id, 128),
+        ):
+            if not _IDENTIFIER.match(value) or len(value) > limit:
+                raise ValueError(f"event {name} must be 1 to {limit} visible ASCII characters")
+        if self.occurred_at.utcoffset() is None:
+            raise ValueError("event time must carry a UTC offset")
+        for key, value in self.data.items():
+            if isinstance(value, str) and _UNSTORABLE.search(value):
+                raise ValueError(f"event field {key} holds unstorable characters")
+        if any(
+            isinstance(v, str) and len(v) > _DATA_LIMITS.get(k, len(v))
+            for k, v in self.data.items()
+        ):
+            # An over-long message is no reason to refuse the event: it is cut to fit.
+            fitted = {
+                k: v[: _DATA_LIMITS[k]] if isinstance(v, str) and k in _DATA_LIMITS else v
+                for k, v in self.data.items()
+            }
+            object.__setattr__(self, "data", fitted)
 
 
 class PayoutProvider(Protocol):

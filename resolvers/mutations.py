@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar, get_type_hints
 
 from graphql import FieldNode, OperationType
@@ -12,6 +14,7 @@ from graphql import FieldNode, OperationType
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.errors import UserError, user_errors_from
+from resolvers.node import Node
 from resolvers.snapshot import dump, load
 from services import idempotency
 from services.errors import DomainError
@@ -96,12 +99,16 @@ async def _run(
     request = {k: v for k, v in dump(input).items() if k != "idempotency_key"}
     try:
         stored = await idempotency.claim(
-            db, scope, name, idempotency.fingerprint(_secret_key(info), name, request)
+            db,
+            scope,
+            name,
+            idempotency.fingerprint(_secret_key(info), name, request),
+            stale_after=_stale_claim(info),
         )
     except DomainError as error:
         return payload(user_errors=user_errors_from(error))  # type: ignore[call-arg]
     if stored is not None:
-        return load(payload, json.loads(stored))
+        return await as_it_is_now(info, viewer, load(payload, json.loads(stored)))
     return await _execute(db, viewer, payload, action, scope, prepare)
 
 
@@ -142,8 +149,34 @@ async def _remember_failure(
         await idempotency.complete(session, scope, _encode(failed))
 
 
+async def as_it_is_now(info: Info, viewer: Viewer, replayed: P) -> P:
+    """A replayed payload with its objects read again: the stored payload decides *which*
+    objects (the same payout, never a new one), not their fields, which may have moved on
+    since (a provider transfer id, a status)."""
+    for field in dataclasses.fields(replayed):  # type: ignore[arg-type]
+        value = getattr(replayed, field.name)
+        if isinstance(value, Node):
+            setattr(replayed, field.name, await _current(info, viewer, value))
+        elif isinstance(value, list) and any(isinstance(item, Node) for item in value):
+            setattr(replayed, field.name, [await _current(info, viewer, item) for item in value])
+    return replayed
+
+
+async def _current(info: Info, viewer: Viewer, value: Any) -> Any:
+    if not isinstance(value, Node):
+        return value
+    from resolvers.node_query import load_node  # the table of every domain's loader
+
+    current = await load_node(info, viewer, str(value.id))
+    return value if current is None else current  # gone since: the stored one is all there is
+
+
 def _secret_key(info: Info) -> str:
     return info.context.services.secret_key
+
+
+def _stale_claim(info: Info) -> timedelta:
+    return info.context.services.idempotency_stale_claim
 
 
 def _encode(result: Any) -> str:

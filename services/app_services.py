@@ -7,9 +7,11 @@ request's context; typed, so a missing dependency is a type error, not a ``KeyEr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from providers.registry import ProviderRegistry
 from services.client_sessions.service import ClientSessions
+from services.idempotency import STALE_CLAIM
 from services.infra.database import Database
 from services.infra.event_bus import LiveBus
 from services.infra.faults import NO_FAULTS, Faults
@@ -27,6 +29,8 @@ class AppServices:
     # Client sessions for frontend apps: minting, checking, revocations (SPEC §3.12).
     client_sessions: ClientSessions
     payout_policy: PayoutPolicy = field(default_factory=PayoutPolicy)
+    # An idempotency claim older than this belongs to a request whose process died.
+    idempotency_stale_claim: timedelta = STALE_CLAIM
     # Test-only crash points (``services.infra.faults``); none armed in production.
     faults: Faults = NO_FAULTS
     document_fetcher: DocumentFetcher = field(default_factory=DocumentFetcher)

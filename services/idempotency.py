@@ -20,6 +20,7 @@ from services.sensitive import keyed_fingerprint
 
 RETENTION = timedelta(hours=24)
 # A claim older than this belongs to a request that died: its transaction never committed.
+# The default of ``claim(stale_after=...)``; the server passes its setting.
 STALE_CLAIM = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
 
@@ -46,9 +47,17 @@ def check_key(key: str) -> None:
         )
 
 
-async def claim(db: Database, scope: Scope, mutation: str, request_hash: str) -> str | None:
+async def claim(
+    db: Database,
+    scope: Scope,
+    mutation: str,
+    request_hash: str,
+    *,
+    stale_after: timedelta = STALE_CLAIM,
+) -> str | None:
     """Claim the key for this request. Returns a stored response to replay, or None when the
-    caller now owns the key and must run the mutation. Raises DomainError on conflicts."""
+    caller now owns the key and must run the mutation (also when an earlier claim is older
+    than ``stale_after``: its process died). Raises DomainError on conflicts."""
     check_key(scope.key)
     now = utcnow()
     try:
@@ -60,7 +69,7 @@ async def claim(db: Database, scope: Scope, mutation: str, request_hash: str) ->
                     await session.flush()
                 session.add(_new_record(scope, mutation, request_hash))
                 return None
-            return _resolve_existing(existing, mutation, request_hash, now)
+            return _resolve_existing(existing, mutation, request_hash, now, stale_after)
     except IntegrityError:
         # Another request inserted the same key between our read and our insert.
         async with db.read() as session:
@@ -69,7 +78,9 @@ async def claim(db: Database, scope: Scope, mutation: str, request_hash: str) ->
             raise DomainError(
                 ErrorCode.IDEMPOTENCY_IN_PROGRESS, "retry in a moment", None
             ) from None
-        return _resolve_existing(existing, mutation, request_hash, utcnow(), take_over=False)
+        return _resolve_existing(
+            existing, mutation, request_hash, utcnow(), stale_after, take_over=False
+        )
 
 
 def _resolve_existing(
@@ -77,6 +88,7 @@ def _resolve_existing(
     mutation: str,
     request_hash: str,
     now: Any,
+    stale_after: timedelta,
     *,
     take_over: bool = True,
 ) -> str | None:
@@ -88,7 +100,7 @@ def _resolve_existing(
         )
     if record.status == IdempotencyStatus.COMPLETED:
         return record.response
-    if take_over and now - record.locked_at > STALE_CLAIM:
+    if take_over and now - record.locked_at > stale_after:
         record.locked_at = now  # the earlier attempt died before committing anything
         return None
     raise DomainError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -18,6 +18,9 @@ from services.errors import DomainError, ErrorCode
 R = TypeVar("R")
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# encode_cursor makes about 70 characters; ids are short, prefixed, URL-safe.
+MAX_CURSOR_LENGTH = 200
+_ROW_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 class InvalidPageRequest(DomainError):
@@ -40,12 +43,27 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The ``(created_at, id)`` a cursor from ``encode_cursor`` holds; anything else, however it
+    is malformed, is ``InvalidPageRequest`` (the client's error, never a 500 or a query run with
+    a value the database refuses)."""
+    invalid = InvalidPageRequest("after is not a valid cursor", "after")
+    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid  # also bounds what is decoded: no huge numbers, no deep nesting
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), str(row_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidPageRequest("after is not a valid cursor", "after") from exc
+        value = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:  # orjson's error is a ValueError
+        raise invalid from exc
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        raise invalid
+    created, row_id = value
+    try:
+        at = datetime.fromisoformat(created)
+    except ValueError as exc:
+        raise invalid from exc
+    if at.utcoffset() is None or not _ROW_ID.match(row_id):
+        raise invalid  # a naive time cannot be compared with the stored, aware ones
+    return at, row_id
 
 
 def page_size(first: int | None) -> int:

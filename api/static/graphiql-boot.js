@@ -7,11 +7,23 @@
   var httpUrl = window.location.origin + window.location.pathname;
   var wsUrl = httpUrl.replace(/^http/, "ws");
   var wsClients = {};
+  // An auth close (4401, 4403) will not succeed on retry with the same headers: give up at
+  // once so GraphiQL shows the server's reason instead of spinning through retries.
+  var AUTH_CLOSE_CODES = [4401, 4403];
+
+  function shouldRetry(errOrCloseEvent) {
+    return !(errOrCloseEvent && AUTH_CLOSE_CODES.indexOf(errOrCloseEvent.code) !== -1);
+  }
 
   function wsClientFor(headers) {
     var key = JSON.stringify(headers || {});
     if (!wsClients[key]) {
-      wsClients[key] = graphqlWs.createClient({ url: wsUrl, connectionParams: headers || {}, lazy: true });
+      wsClients[key] = graphqlWs.createClient({
+        url: wsUrl,
+        connectionParams: headers || {},
+        lazy: true,
+        shouldRetry: shouldRetry,
+      });
     }
     return wsClients[key];
   }

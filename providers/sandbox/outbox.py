@@ -71,6 +71,14 @@ async def cancel_scheduled(session: AsyncSession, object_id: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+MAX_FAILURE_BACKOFF_SECONDS = 30.0
+
+
+def failure_backoff(base_seconds: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` failed passes in a row: doubling, capped."""
+    return min(MAX_FAILURE_BACKOFF_SECONDS, max(base_seconds, 0.1) * 2.0 ** min(failures, 16))
+
+
 class WebhookDeliverer:
     def __init__(self, db: TransactionFactory, config: SandboxConfig, *, is_postgres: bool) -> None:
         self.db = db
@@ -96,12 +104,28 @@ class WebhookDeliverer:
             await self._client.aclose()
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             try:
                 delivered = await self.deliver_due()
-            except Exception:
-                log.exception("sandbox webhook delivery pass failed")
+            except Exception as exc:
+                failures += 1
                 delivered = 0
+                # With the database gone every pass fails: the first is logged in full, the
+                # next ones in one line each, further and further apart.
+                if failures == 1:
+                    log.exception("sandbox webhook delivery pass failed")
+                else:
+                    log.warning(
+                        "sandbox webhook delivery still failing (%s, %d passes in a row)",
+                        type(exc).__name__,
+                        failures,
+                    )
+                await asyncio.sleep(failure_backoff(self.config.poll_seconds, failures))
+                continue
+            if failures:
+                log.info("sandbox webhook delivery recovered after %d failed passes", failures)
+                failures = 0
             if delivered == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)

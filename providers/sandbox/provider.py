@@ -3,6 +3,7 @@ endpoint over HTTP, signed with Standard Webhooks, like a real provider would.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -38,12 +39,18 @@ class SandboxProvider(SandboxAccounts, SandboxTransfers):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         try:
-            payload = self._verifier.verify(body, {k.lower(): v for k, v in headers.items()})
-        except _SignatureError as exc:
+            # Only the signature check here: anything that fails before it passed (a body that
+            # is not UTF-8, a garbled signature header) is unverified, never a "signed" event.
+            self._verifier.verify(
+                body, {k.lower(): v for k, v in headers.items()}, json_parse=False
+            )
+        except (_SignatureError, ValueError) as exc:
             raise WebhookVerificationError(str(exc)) from exc
         try:
-            return _to_event(payload)
-        except (KeyError, TypeError, ValueError) as exc:
+            return _to_event(json.loads(body))
+        except RecursionError:
+            raise ValueError("malformed sandbox event: JSON nests too deeply") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed sandbox event: {exc}") from exc
 
 

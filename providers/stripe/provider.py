@@ -39,8 +39,8 @@ class StripeProvider(StripeAccounts, StripeTransfers):
                 stripe.WebhookSignature.verify_header(
                     body, header, secret, self.config.webhook_tolerance_seconds
                 )
-            except stripe.SignatureVerificationError:
-                continue
+            except (stripe.SignatureVerificationError, ValueError):
+                continue  # a body that is not UTF-8 fails before the check: unverified too
             return to_event(body)
         raise WebhookVerificationError("bad or stale Stripe-Signature")
 

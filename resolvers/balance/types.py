@@ -22,6 +22,9 @@ BalanceTransactionTypeEnum = strawberry.enum(
 
 @strawberry.type(description="Funds per bucket, in integer minor units.")
 class Balance:
+    id: strawberry.ID = strawberry.field(
+        description="Stable per organization, mode and currency (a cache key; not a Node id)."
+    )
     available: Cents
     pending: Cents
     in_transit: Cents
@@ -31,7 +34,9 @@ class Balance:
 
     @classmethod
     def of(cls, row: ledger.BalanceView | BalanceRow) -> Balance:
+        mode = "live" if row.livemode else "test"
         return cls(
+            id=strawberry.ID(f"bal_{row.organization_id}_{mode}_{row.currency}"),
             available=Cents(row.available),
             pending=Cents(row.pending),
             in_transit=Cents(row.in_transit),

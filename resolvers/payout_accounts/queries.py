@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import strawberry
 
-from models import payout_account as m
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.node import Node
-from resolvers.pagination import Connection, page_request_errors, to_connection
+from resolvers.pagination import Connection
 from resolvers.payout_accounts.types import (
     PayoutAccount,
     PayoutBankAccount,
+    bank_account_page,
     bank_account_type,
     payout_account_type,
 )
 from services.organizations.api_keys import Viewer
-from services.pagination import keyset_page
 from services.payout_accounts import bank_accounts
 from services.payout_accounts import service as payout_accounts
 
@@ -36,17 +35,7 @@ class PayoutAccountQuery:
     async def bank_accounts(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[PayoutBankAccount]:
-        viewer = require_viewer(info)
-        with page_request_errors():
-            async with info.context.db.read() as session:
-                page = await keyset_page(
-                    session,
-                    bank_accounts.bank_accounts_query(viewer),
-                    m.BankAccount,
-                    first=first,
-                    after=after,
-                )
-        return to_connection(page, bank_account_type)
+        return await bank_account_page(info, first, after)
 
 
 async def load_payout_account(info: Info, viewer: Viewer, node_id: str) -> Node | None:

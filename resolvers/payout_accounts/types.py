@@ -11,6 +11,8 @@ from models import payout_account as m
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.node import Node
+from resolvers.pagination import Connection, page_request_errors, to_connection
+from services.pagination import keyset_page
 from services.payout_accounts import bank_accounts
 
 PayoutAccountStatus = m.PayoutAccountStatus
@@ -49,6 +51,16 @@ class PayoutAccount(Node):
     country: str
     transfers_enabled: bool
     verified_at: datetime | None
+    provider_account_id: str | None = strawberry.field(
+        description="The payout provider's id for this account; null until the provider has one."
+    )
+
+    @strawberry.field(description="Destination bank accounts of this account, newest first.")
+    async def bank_accounts(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[PayoutBankAccount]:
+        # One payout account per organization and mode: its bank accounts are the viewer's.
+        return await bank_account_page(info, first, after)
 
     @strawberry.field(description="The bank account payouts go to.")
     async def default_bank_account(self, info: Info) -> PayoutBankAccount | None:
@@ -87,4 +99,21 @@ def payout_account_type(row: m.PayoutAccount) -> PayoutAccount:
         country=row.country,
         transfers_enabled=row.transfers_enabled,
         verified_at=row.verified_at,
+        provider_account_id=row.provider_account_id,
     )
+
+
+async def bank_account_page(
+    info: Info, first: int | None, after: str | None
+) -> Connection[PayoutBankAccount]:
+    viewer = require_viewer(info)
+    with page_request_errors():
+        async with info.context.db.read() as session:
+            page = await keyset_page(
+                session,
+                bank_accounts.bank_accounts_query(viewer),
+                m.BankAccount,
+                first=first,
+                after=after,
+            )
+    return to_connection(page, bank_account_type)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
@@ -114,8 +114,9 @@ class RevocationFeed:
         self._read = read
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def observe(self, events: Sequence[PublishedEvent]) -> None:
-        self.revocations.observe(events)
+    def observe_event(self, event: PublishedEvent) -> None:
+        if event.type == REVOKED_EVENT:
+            self.revocations.revoke(event.organization_id, event.livemode, event.occurred_at)
 
     def resync(self) -> None:
         try:

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable
 
 from services.infra.events import PublishedEvent
 
 Accepts = Callable[[PublishedEvent], bool]
-
-
-class HubObserver(Protocol):
-    def observe(self, events: Sequence[PublishedEvent]) -> None: ...
-
-    def resync(self) -> None:
-        """Events may have been missed (the bus listener reconnected)."""
 
 
 # Observers (metrics): a mailbox's new peak depth, and each overflow. Called rarely: a peak
@@ -153,8 +145,10 @@ class SubscriberHub:
 
     def __init__(self) -> None:
         self._by_org: dict[str, set[Mailbox]] = {}
-        # Process-wide listeners (client-session revocations): every event, every resync.
-        self.observers: list[HubObserver] = []
+        # Process-wide observers of every event the bus delivers (e.g. key revocations).
+        self.observers: list[Callable[[PublishedEvent], None]] = []
+        # ... and of every resync (events may have been missed: client-session revocations).
+        self.resync_observers: list[Callable[[], None]] = []
 
     def open(self, organization_id: str, accepts: Accepts, capacity: int) -> Mailbox:
         mailbox = Mailbox(organization_id, accepts, capacity)
@@ -170,16 +164,15 @@ class SubscriberHub:
             del self._by_org[mailbox.organization_id]
 
     def dispatch(self, events: Iterable[PublishedEvent]) -> None:
-        events = tuple(events)
-        for observer in self.observers:
-            observer.observe(events)
         for event in events:
+            for observe in self.observers:
+                observe(event)
             for mailbox in tuple(self._by_org.get(event.organization_id, ())):
                 mailbox.deliver(event)
 
     def resync_all(self) -> None:
-        for observer in self.observers:
-            observer.resync()
+        for resync in self.resync_observers:
+            resync()
         for mailboxes in self._by_org.values():
             for mailbox in mailboxes:
                 mailbox.mark_stale()

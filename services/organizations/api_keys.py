@@ -20,6 +20,7 @@ from sqlmodel import col
 from models import ApiKey, Organization
 from models.base import utcnow
 from services.errors import DomainError, ErrorCode, validation_error
+from services.infra.events import record_event
 from services.payout_accounts.countries import ISO_COUNTRIES
 
 TEST_PREFIX = "ck_test_"
@@ -200,7 +201,31 @@ async def revoke_key(session: AsyncSession, plaintext_or_id: str) -> ApiKey:
         key.revoked_at = utcnow()
         session.add(key)
         await session.flush()
+        # Announced after commit: every server process closes the key's open WebSockets.
+        record_event(
+            session,
+            organization_id=key.organization_id,
+            livemode=key.livemode,
+            type=KEY_REVOKED_EVENT,
+            object_type="api_key",
+            object_id=key.id,
+        )
     return key
+
+
+KEY_REVOKED_EVENT = "api_key.revoked"
+
+
+async def revoked_among(session: AsyncSession, key_ids: Sequence[str]) -> set[str]:
+    """Which of these keys are revoked (or gone)."""
+    if not key_ids:
+        return set()
+    live = await session.execute(
+        sa.select(col(ApiKey.id)).where(
+            col(ApiKey.id).in_(key_ids), col(ApiKey.revoked_at).is_(None)
+        )
+    )
+    return set(key_ids) - set(live.scalars())
 
 
 async def roll_key(session: AsyncSession, organization_id: str, *, livemode: bool) -> str:
@@ -209,6 +234,14 @@ async def roll_key(session: AsyncSession, organization_id: str, *, livemode: boo
     if org is None:
         raise DomainError(ErrorCode.NOT_FOUND, "organization not found", ["organizationId"])
     return await _add_key(session, organization_id, livemode=livemode)
+
+
+async def organization_created_at(session: AsyncSession, organization_id: str) -> datetime:
+    result = await session.execute(
+        sa.select(col(Organization.created_at)).where(col(Organization.id) == organization_id)
+    )
+    created: datetime = result.scalar_one()
+    return created
 
 
 async def organization_count(session: AsyncSession) -> int:

@@ -208,6 +208,16 @@ class DocumentFetcher:
         return _document(body, declared)
 
 
+def check_url_form(url: str) -> SplitResult:
+    """The rules a URL must meet before anything is resolved or fetched: https, the default
+    port, a host, no credentials. Also applied to URLs that are never fetched (the test-mode
+    reserved host), so the same URL is refused or accepted in both modes."""
+    parts = _checked_url(url)
+    if parts.port not in (None, *ALLOWED_PORTS):
+        raise DocumentRejected("only the default https port is allowed")
+    return parts
+
+
 def _checked_url(url: str) -> SplitResult:
     try:
         parts = urlsplit(url.strip())

@@ -12,7 +12,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +42,7 @@ from providers.registry import ProviderRegistry
 from services.errors import DomainError, ErrorCode
 from services.infra.events import record_event
 from services.organizations.api_keys import Viewer
-from services.payout_accounts.documents import DocumentFetcher
+from services.payout_accounts.documents import DocumentFetcher, check_url_form
 from services.payout_accounts.validation import Verification, validate_verification
 from services.provider_events.ingest import apply_pending_for
 from services.provider_failures import provider_failure
@@ -280,8 +279,9 @@ async def _lock_organization(session: AsyncSession, organization_id: str) -> Non
 
 
 async def _identity_document(fetcher: DocumentFetcher, url: str, livemode: bool) -> Document:
-    if not livemode and urlsplit(url).hostname == SANDBOX_DOCUMENT_HOST:
-        # SPEC §4: in test mode this reserved host stands for a valid document.
+    if not livemode and check_url_form(url).hostname == SANDBOX_DOCUMENT_HOST:
+        # SPEC §4: in test mode this reserved host stands for a valid document (once the URL
+        # passed the same form rules as any other: https, default port, no credentials).
         return Document(b"", "application/pdf", hashlib.sha256(url.encode()).hexdigest())
     return await fetcher.fetch(url)
 

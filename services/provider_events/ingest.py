@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import ProviderEvent
+from models import ProviderEvent, RejectedProviderEvent
 from models.base import utcnow
 from providers.base import WebhookEvent
 
@@ -68,6 +68,27 @@ async def ingest(session: AsyncSession, provider: str, event: WebhookEvent) -> I
     session.add(row)
     await session.flush()
     return IngestResult(duplicate=False, applied=await _apply(session, row, event))
+
+
+async def keep_rejected(
+    session: AsyncSession, provider: str, body: bytes, reason: str, webhook_id: str | None
+) -> str:
+    """Keep a signed event we could not take, byte for byte, for someone to inspect."""
+    row = RejectedProviderEvent(
+        provider=provider,
+        webhook_id=_printable(webhook_id, 128) if webhook_id else None,
+        reason=_printable(reason, 500),
+        body=body,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+def _printable(text: str, limit: int) -> str:
+    """ASCII with everything else (NUL, controls, lone surrogates...) escaped, cut to ``limit``:
+    always storable."""
+    return text.encode("unicode_escape").decode("ascii")[:limit]
 
 
 async def apply_pending_for(

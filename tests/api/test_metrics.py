@@ -155,6 +155,7 @@ async def test_metrics_aggregate_worker_processes_in_multiprocess_mode(
     (tmp_path / "prometheus").mkdir()
     env = server_env(database_url, port, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
     command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"]
+    command.append("--allow-in-process-bus")  # live updates play no part here
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [*command, "--no-migrate"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

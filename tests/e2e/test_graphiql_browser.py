@@ -223,3 +223,23 @@ async def test_graphiql_page_has_strict_csp_and_only_listed_assets(server: LiveS
             assert (await http.get(f"/graphiql/assets/{name}")).status_code == 200
         assert (await http.get("/graphiql/assets/..%2Fsettings.py")).status_code == 404
         assert (await http.get("/graphiql/assets/package.json")).status_code == 404
+
+
+async def test_graphiql_subscription_with_placeholder_key_says_why_at_once(
+    browser: Browser, server: LiveServer
+) -> None:
+    # The README's placeholder key: the socket closes 4403 with a reason, and GraphiQL's client
+    # must not retry it (it used to spin ~50 s, then show only "Forbidden").
+    page, _ = await open_graphiql(browser, server)
+    await set_editor(
+        page, ".graphiql-query-editor .CodeMirror", "subscription { balanceUpdated { type } }"
+    )
+    await page.get_by_role("button", name="Headers", exact=True).click()
+    await set_editor(
+        page, ".graphiql-editor-tool .CodeMirror >> visible=true", '{"x-api-key": "ck_test_..."}'
+    )
+    await page.locator(".graphiql-execute-button").click()
+    result = page.locator(".graphiql-response")
+    await result.get_by_text("API key is not valid").wait_for(timeout=8_000)
+    assert "Forbidden" in await result.inner_text()
+    await page.close()

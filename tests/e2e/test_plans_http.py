@@ -301,7 +301,10 @@ async def test_idempotent_add_replays_and_detects_mismatch(
             client, ADD, planGroupId=group_id, planId=b, sortOrder=0, idempotencyKey=key
         )
         assert codes(first["planGroup"]) == ["b", "a"]
-        assert replay["planGroup"]["plans"] == first["planGroup"]["plans"]
+        # The replay names the same group, shown as it is now (issue 17 item 25): "a" first,
+        # so the move was not applied again.
+        assert replay["planGroup"]["id"] == first["planGroup"]["id"]
+        assert codes(replay["planGroup"]) == ["a", "b"]
         assert codes(await read_group(client, group_id) or {}) == ["a", "b"]  # not re-applied
         mismatch = await mutate(
             client, ADD, planGroupId=group_id, planId=b, sortOrder=1, idempotencyKey=key

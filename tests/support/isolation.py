@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from graphql import GraphQLNonNull, GraphQLSchema
+from graphql import GraphQLInterfaceType, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 
 from services.infra.database import Database
 from tests.conftest import make_org
@@ -161,9 +161,20 @@ async def collect_owned(url: str, key: str, schema: GraphQLSchema, state: Seeded
         for root in argless_queries(schema):
             body = await client.data(operation_text(schema, root, []))
             for typename, object_id in objects_with_ids(body):
-                if typename != "Organization":  # the caller's own organization, see viewer
+                # Node ids only (Viewer and Balance ids are cache keys, not node(id) ids); not
+                # the caller's own organization either: both modes share it (see viewer).
+                if typename != "Organization" and _is_node(schema, typename):
                     state.add(typename, object_id)
             state.cursors.update(cursors_in(body))
+
+
+def _is_node(schema: GraphQLSchema, typename: str) -> bool:
+    node, named = schema.get_type("Node"), schema.get_type(typename)
+    return (
+        isinstance(node, GraphQLInterfaceType)
+        and isinstance(named, GraphQLObjectType)
+        and (schema.is_sub_type(node, named))
+    )
 
 
 async def build_world(server: LiveServer, db: Database) -> World:

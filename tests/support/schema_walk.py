@@ -279,6 +279,9 @@ class ArgumentBuilder:
         raise UnhandledField(f"{path}: no generated value for scalar {type_.name}")
 
 
+MAX_LIST_IDS = 8
+
+
 def fill_slots(
     args: Any,
     slots: list[IdSlot],
@@ -297,10 +300,24 @@ def fill_slots(
     for slot, ids in foreign.items():
         if not ids:
             raise UnhandledField(f"{slot.path}: no known ids of {sorted(slot.typenames or [])}")
-    rounds = max((len(ids) for s, ids in foreign.items() if not s.many), default=1)
-    for index in range(rounds):
+    # A list slot takes its candidates a chunk at a time: one list of every id, each object
+    # selected in full, would be refused as too costly (``nodes(ids:)``) and test nothing.
+    chunks = {
+        s: [ids[i : i + MAX_LIST_IDS] for i in range(0, len(ids), MAX_LIST_IDS)]
+        for s, ids in foreign.items()
+        if s.many
+    }
+    rounds = max(
+        [len(ids) for s, ids in foreign.items() if not s.many] + [len(c) for c in chunks.values()],
+        default=1,
+    )
+    for index in range(max(rounds, 1)):
         yield _substitute(
-            args, {s: ids if s.many else ids[index % len(ids)] for s, ids in foreign.items()}
+            args,
+            {
+                s: chunks[s][index % len(chunks[s])] if s.many else ids[index % len(ids)]
+                for s, ids in foreign.items()
+            },
         )
     if own_by_type is None or len(slots) < 2:
         return
@@ -309,7 +326,11 @@ def fill_slots(
         if any(not own[s] for s in slots if s is not target):
             continue
         chosen = {s: own[s] if s.many else own[s][0] for s in slots if s is not target}
-        chosen[target] = own[target] + foreign[target] if target.many else foreign[target][0]
+        chosen[target] = (
+            own[target][:2] + foreign[target][: MAX_LIST_IDS - 2]
+            if target.many
+            else foreign[target][0]
+        )
         yield _substitute(args, chosen)
 
 
