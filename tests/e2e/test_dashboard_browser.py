@@ -171,7 +171,7 @@ async def test_payout_goes_from_pending_to_paid_live_in_the_dashboard(
 
     # Funds (minted server-side with the key), then the balance updates live.
     await page.get_by_role("button", name="Add $500.00 test funds").click()
-    await expect(page.locator('[data-balance="available"]')).to_have_text("$500.00")
+    await expect(page.locator('[data-balance="available"]')).to_have_text("$500.00", timeout=20_000)
 
     # A refused request: the userError sits next to its field.
     form = page.locator("#payout-form")
@@ -184,13 +184,13 @@ async def test_payout_goes_from_pending_to_paid_live_in_the_dashboard(
     await form.get_by_role("button", name="Request payout").click()
     row = page.locator("#payouts tbody tr").first
     await expect(row.get_by_test_id("payout-status")).to_have_text("PENDING", timeout=10_000)
-    await expect(page.get_by_test_id("amount-error")).to_have_text("")
+    await expect(page.get_by_test_id("amount-error")).to_have_text("", timeout=10_000)
 
     # A fresh session mid-flight; the subscription resumes from its last cursor.
     await page.get_by_role("button", name="Reconnect").click()
     await expect(page.locator("#connection")).to_have_text("live", timeout=20_000)
     await expect(row.get_by_test_id("payout-status")).to_have_text("PAID", timeout=30_000)
-    await expect(page.locator('[data-balance="paidOut"]')).to_have_text("$25.00")
+    await expect(page.locator('[data-balance="paidOut"]')).to_have_text("$25.00", timeout=20_000)
     assert await page.evaluate("window.__sameDocument") is True  # never reloaded
     assert traffic.sessions_minted >= 2
 
