@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
 
-.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check schema-lint alembic-check test test-fast test-sqlite test-postgres check bench clean
+.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check schema-lint openapi alembic-check test test-fast test-sqlite test-postgres check bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -49,7 +49,11 @@ schema: install
 	$(BIN)/payouts export-schema --output schema.graphql
 
 schema-check: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_schema.py tests/api/rest/test_openapi.py
+
+## openapi: regenerate openapi.json (the REST API's document) from the route table
+openapi: install
+	$(BIN)/python -m api.rest --output openapi.json
 
 ## schema-lint: graphql-schema-linter on schema.graphql, every rule but the ordering ones
 ## (.graphql-schema-linterrc): descriptions everywhere, naming, Relay connection shapes

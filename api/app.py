@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from api import rest
 from api.auth import Authenticator
 from api.bus import build_event_bus, start_event_bus
 from api.composition import build_services
@@ -144,6 +145,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        rest.mount(
+            services=state.services, authenticate=authenticator.keys_only, rate_limiter=rate_limiter
+        ),
     ]
     if settings.graphiql:
         routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))

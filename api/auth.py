@@ -71,6 +71,13 @@ class Authenticator:
             task.add_done_callback(self._touches.discard)
         return viewer
 
+    async def keys_only(self, key: str | None) -> Viewer | None:
+        """For edges that serve backends only (the REST API): a client session is refused
+        there, since its scopes are enforced by the GraphQL schema alone."""
+        if key and is_client_session_token(key):
+            return None
+        return await self(key)
+
     def client_session_viewer(self, token: str) -> Viewer | None:
         """A client session is checked in memory: signature, expiry, revocation (SPEC §3.12)."""
         if self.client_sessions is None:

@@ -261,6 +261,8 @@ def route_label(path: str) -> str:
         return path
     if path.startswith("/webhooks/"):
         return "/webhooks/{provider}"
+    if path.startswith("/api/v1/"):
+        return "/api/v1"  # the REST operation is in the log line's context
     return "other"
 
 

@@ -64,7 +64,7 @@ class BodyLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send)
+            await _too_large(send, scope)
             return
         received = 0
         limit = self.max_bytes
@@ -83,24 +83,25 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge
                 body_complete = not message.get("more_body", False)
             return message
 
         try:
             await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send)
+        except BodyTooLarge:
+            await _too_large(send, scope)
         except _BodyTimedOut:
             client_error("slow body", f"request body not complete after {self.timeout:g} s")
-            await _refuse(send, 408, b"request body not received in time", close=True)
+            await _refuse(send, scope, 408, "request_timeout", b"request body not received in time")
 
 
 class BodyRefused(Exception):
-    """Raised through the app while it reads the body; answered here (apps must let it pass)."""
+    """Raised through the app while it reads the body; answered here (apps must let it pass,
+    or answer it themselves, as /api/v1 does for a body too large)."""
 
 
-class _BodyTooLarge(BodyRefused):
+class BodyTooLarge(BodyRefused):
     pass
 
 
@@ -108,14 +109,21 @@ class _BodyTimedOut(BodyRefused):
     pass
 
 
-async def _too_large(send: Send) -> None:
-    await _refuse(send, 413, b"request body too large")
+async def _too_large(send: Send, scope: Scope) -> None:
+    await _refuse(send, scope, 413, "request_too_large", b"request body too large")
 
 
-async def _refuse(send: Send, status: int, message: bytes, *, close: bool = False) -> None:
-    body = b'{"errors":[{"message":"%s","extensions":{"code":"BAD_USER_INPUT"}}]}' % message
+async def _refuse(send: Send, scope: Scope, status: int, code: str, message: bytes) -> None:
+    if str(scope.get("path", "")).startswith("/api/v1/"):  # the REST API's error envelope
+        body = (
+            b'{"success":false,"error":{"type":"validation_error","code":"%s",'
+            b'"message":"%s","param":null,"details":null,"doc_url":null}}'
+            % (code.encode(), message)
+        )
+    else:
+        body = b'{"errors":[{"message":"%s","extensions":{"code":"BAD_USER_INPUT"}}]}' % message
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if close:
+    if status == 408:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

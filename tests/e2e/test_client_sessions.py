@@ -352,3 +352,17 @@ async def test_websocket_closes_4403_when_sessions_are_revoked(
                 await peer.receive()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     assert time.monotonic() - started < 1.5
+
+
+async def test_the_rest_api_refuses_client_sessions(
+    trusted_server: LiveServer, org: TestOrg
+) -> None:
+    """REST serves backends (the platform's SDKs): a session's scopes are enforced by the
+    GraphQL schema only, so a token never opens it."""
+    token = await mint(trusted_server.graphql_url, org.test_key)
+    async with httpx.AsyncClient() as http:
+        for credential, expected in ((token, 401), (org.test_key, 200)):
+            response = await http.get(
+                f"{trusted_server.url}/api/v1/plan-groups", headers={"x-api-key": credential}
+            )
+            assert response.status_code == expected, response.text

@@ -124,16 +124,35 @@ def argless_queries(schema: GraphQLSchema) -> list[RootField]:
     ]
 
 
+async def _within_rate_limit(
+    client: GraphQLClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A snapshot reads every object of a world: it may outrun the key's rate limit, which it
+    then waits out as any client would (``Retry-After``)."""
+    for _ in range(30):
+        response = await client.raw(query, variables)
+        if response.status_code != 429:
+            break
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
 async def snapshot(client: GraphQLClient, schema: GraphQLSchema, state: Seeded) -> dict[str, Any]:
     """Everything the owner sees: each argument-less query and ``node`` of each owned id."""
     seen: dict[str, Any] = {}
     for root in argless_queries(schema):
-        seen[root.name] = _data_and_errors(await client.execute(operation_text(schema, root, [])))
+        seen[root.name] = _data_and_errors(
+            await _within_rate_limit(client, operation_text(schema, root, []))
+        )
     node = next(r for r in root_fields(schema, "query") if r.name == "node")
     query = operation_text(schema, node, ["id"])
     for ids in state.ids.values():
         for object_id in ids:
-            seen[object_id] = _data_and_errors(await client.execute(query, {"id": object_id}))
+            seen[object_id] = _data_and_errors(
+                await _within_rate_limit(client, query, {"id": object_id})
+            )
     return seen
 
 
