@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TMP_DB := $(shell mktemp -u /tmp/payouts-alembic-XXXXXX).db
 
-.PHONY: install run dev lint fmt typecheck lint-imports schema schema-check schema-lint openapi alembic-check test test-fast test-sqlite test-postgres check bench clean
+.PHONY: dashboard dashboard-build install run dev lint fmt typecheck lint-imports schema schema-check schema-lint openapi alembic-check test test-fast test-sqlite test-postgres check bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -22,6 +22,13 @@ node_modules/.installed: package.json
 ## run: the embedded default (SQLite, in-process bus, sandbox provider) on http://127.0.0.1:8000/graphql
 run: install
 	$(BIN)/payouts serve
+
+## dashboard: the API on an embedded database and the reference dashboard (examples/dashboard)
+dashboard: install dashboard-build
+	$(BIN)/python examples/dashboard/run.py
+
+dashboard-build:
+	cd examples/dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 lint: install
 	$(BIN)/ruff check .
@@ -77,4 +84,4 @@ bench: install
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache payouts.db*
+	rm -rf $(VENV) node_modules examples/dashboard/node_modules examples/dashboard/dist .mypy_cache .ruff_cache .pytest_cache payouts.db*

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
+import strawberry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -30,10 +31,12 @@ from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
 from api.providers import start_providers
 from api.rate_limit import build_rate_limiter
-from api.schema import build_schema
-from api.settings import Settings
+from api.schema import build_schema, load_trusted_documents
+from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
+from api.trusted_documents import TrustedDocuments
 from api.webhook_deliverer import start_webhook_deliverer
 from api.webhooks import receive_webhook
+from services.client_sessions.revocations import RevocationFeed
 from services.infra.database import Database
 from services.infra.event_bus import PostgresBus
 
@@ -49,6 +52,27 @@ STARTUP_HOOKS: list[Startable] = [
 ]
 
 
+class ConfigurationError(ValueError):
+    """Settings this server must not start with."""
+
+
+def check_production_secrets(settings: Settings) -> None:
+    production = not settings.is_sqlite or settings.live_provider_name != "none"
+    if production and settings.client_session_secret == DEV_CLIENT_SESSION_SECRET:
+        raise ConfigurationError(
+            "PAYOUTS_CLIENT_SESSION_SECRET is the development default; set a secret of at "
+            "least 32 bytes, the same in every server process"
+        )
+
+
+def build_graphql_schema(settings: Settings) -> tuple[strawberry.Schema, TrustedDocuments]:
+    """The schema and its trusted documents, loaded and checked (``ManifestError`` otherwise)."""
+    documents = TrustedDocuments()
+    schema = build_schema(settings, documents)
+    load_trusted_documents(settings, schema, documents)
+    return schema, documents
+
+
 class AppState:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -60,31 +84,39 @@ class AppState:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    check_production_secrets(settings)
     configure_logging(
         settings.log_level,
         fmt=settings.log_format,
         secrets=[
             settings.secret_key,
             settings.sandbox_webhook_secret,
+            settings.client_session_secret,
             *([settings.stripe_secret_key] if settings.stripe_secret_key else []),
             *settings.stripe_webhook_secrets,
         ],
     )
     db = Database(settings.database_url, echo=settings.sql_echo, pool_size=settings.db_pool_size)
     # Installed now so that even events committed before the listener starts are announced.
-    db.bus = build_event_bus(settings)
+    bus = db.bus = build_event_bus(settings)
     state = AppState(settings, db)
     lean_pool = None if db.is_sqlite else LeanPool(db)  # key lookups and rate limit buckets
     rate_limiter = state.services.rate_limiter = build_rate_limiter(settings, db, lean_pool)
+    # Revocations reach this process with every committed event, on every bus.
+    feed = RevocationFeed(state.services.client_sessions.revocations, db.read)
+    bus.hub.observers.append(feed.observe_event)
+    bus.hub.resync_observers.append(feed.resync)
     authenticator = Authenticator(
         db,
         lean_pool,
         revocations=db.bus if isinstance(db.bus, PostgresBus) else None,
         cache_seconds=settings.api_key_cache_seconds,
         cache_size=settings.api_key_cache_size,
+        client_sessions=state.services.client_sessions,
     )
+    schema, _documents = build_graphql_schema(settings)
     graphql = PayoutsGraphQL(
-        build_schema(settings),
+        schema,
         settings=settings,
         db=db,
         authenticator=authenticator,
@@ -93,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await feed.reload()  # before serving: tokens revoked earlier stay refused
         stops = [await start_providers(state.providers, db), await graphql.open_connections.start()]
         for hook in STARTUP_HOOKS:
             stop = await hook(state)
@@ -120,7 +153,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/{provider}", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        rest.mount(services=state.services, authenticate=authenticator, rate_limiter=rate_limiter),
+        rest.mount(
+            services=state.services, authenticate=authenticator.keys_only, rate_limiter=rate_limiter
+        ),
     ]
     if settings.graphiql:
         routes.append(Route(ASSETS_PATH + "/{name}", serve_asset, methods=["GET"]))

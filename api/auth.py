@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from api.lean_pool import LeanPool
+from services.client_sessions.service import ClientSessions
+from services.client_sessions.tokens import ClientSession, is_client_session_token
 from services.infra.database import Database
 from services.organizations import api_keys
 from services.organizations.api_keys import Viewer
@@ -110,8 +112,10 @@ class Authenticator:
         revocations: RevocationFeed | None = None,
         cache_seconds: float = 0.0,
         cache_size: int = 10_000,
+        client_sessions: ClientSessions | None = None,
     ) -> None:
         self.db = db
+        self.client_sessions = client_sessions
         self._touches: set[asyncio.Task[None]] = set()
         self._owns_pool = pool is None and not db.is_sqlite
         self._pool = LeanPool(db) if self._owns_pool else pool
@@ -123,6 +127,8 @@ class Authenticator:
     async def __call__(self, key: str | None) -> Viewer | None:
         if not key:
             return None
+        if is_client_session_token(key):
+            return self.client_session_viewer(key)
         feed = self._revocations
         if feed is None or not feed.listening:
             return await self._authenticate(key)
@@ -147,6 +153,20 @@ class Authenticator:
             task.add_done_callback(self._touches.discard)
         return viewer
 
+    async def keys_only(self, key: str | None) -> Viewer | None:
+        """For edges that serve backends only (the REST API): a client session is refused
+        there, since its scopes are enforced by the GraphQL schema alone."""
+        if key and is_client_session_token(key):
+            return None
+        return await self(key)
+
+    def client_session_viewer(self, token: str) -> Viewer | None:
+        """A client session is checked in memory: signature, expiry, revocation (SPEC §3.12)."""
+        if self.client_sessions is None:
+            return None
+        session = self.client_sessions.check(token)
+        return None if session is None else viewer_of_session(session)
+
     async def _lookup(self, key: str) -> tuple[Viewer, bool] | None:
         if self.db.is_sqlite:
             async with self.db.read() as session:
@@ -168,3 +188,16 @@ class Authenticator:
                 await api_keys.touch_key(session, api_key_id)
         except Exception:  # last_used_at is informative; never fail a request for it
             log.warning("could not record last use of key %s", api_key_id, exc_info=True)
+
+
+def viewer_of_session(session: ClientSession) -> Viewer:
+    return Viewer(
+        organization_id=session.organization_id,
+        organization_name=session.organization_name,
+        country=session.country,
+        currency=session.currency,
+        livemode=session.livemode,
+        api_key_id=session.api_key_id,  # the minting key's rate limit bucket
+        scopes=session.scopes,
+        expires_at=session.expires_at,
+    )

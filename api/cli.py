@@ -89,6 +89,10 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = startup_problem(settings)
+    if problem is not None:
+        print(f"payouts: cannot start: {problem}", file=sys.stderr)
+        return 2
     # Several workers never migrate by themselves: deployments migrate once per release.
     if not args.no_migrate and (settings.is_sqlite or args.workers == 1):
         migrations.upgrade(settings.database_url)
@@ -169,6 +173,20 @@ def _migration_gap(settings: Settings) -> str | None:
     if revision is None:
         return "the database has no tables yet (never migrated)"
     return f"the database is at migration {revision}, not the newest ({head})"
+
+
+def startup_problem(settings: Settings) -> str | None:
+    """What would stop every worker from starting (a bad trusted document, a development
+    secret in production shape), said once and clearly before any worker starts."""
+    from api.app import ConfigurationError, build_graphql_schema, check_production_secrets
+    from api.trusted_documents import ManifestError
+
+    try:
+        check_production_secrets(settings)
+        build_graphql_schema(settings)
+    except (ConfigurationError, ManifestError) as error:
+        return str(error)
+    return None
 
 
 def _announce(settings: Settings, host: str, port: int) -> None:

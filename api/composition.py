@@ -18,6 +18,8 @@ from api.jobs import payout_policy
 from api.providers import build_registry
 from api.settings import Settings
 from services.app_services import AppServices
+from services.client_sessions.service import ClientSessions
+from services.client_sessions.tokens import ClientSessionSigner
 from services.infra.database import Database
 from services.infra.faults import FaultPoint, Faults
 from services.webhook_endpoints.setup import WebhookEndpoints
@@ -28,6 +30,7 @@ def build_services(settings: Settings, db: Database) -> AppServices:
         database=db,
         providers=build_registry(settings, db),
         secret_key=settings.secret_key,
+        client_sessions=ClientSessions(ClientSessionSigner(settings.client_session_secret)),
         payout_policy=payout_policy(settings),
         idempotency_stale_claim=timedelta(seconds=settings.idempotency_stale_claim_seconds),
         webhook_endpoints=WebhookEndpoints.build(settings.webhook_policy(), settings.secret_key),

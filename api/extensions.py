@@ -62,6 +62,9 @@ class CachedParser(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        if context.graphql_document is not None:  # a trusted document, parsed at start
+            yield
+            return
         try:
             context.graphql_document = self.parse(context.query, **context.parse_options)
         except GraphQLError:

@@ -23,7 +23,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Authenticator, key_from_connection_params, key_from_headers
 from api.client_errors import client_error, dependency_down
@@ -41,8 +41,10 @@ from api.middleware import BodyRefused, request_id_of
 from api.outage import RETRY_AFTER_SECONDS, is_database_unavailable
 from api.request_json import JsonTooDeep, decode_json
 from api.settings import Settings
-from api.ws_protocol import PayoutsTransportWSHandler, close_reason
+from api.trusted_documents import DOCUMENT_ID_KEY
+from api.ws_protocol import close_reason
 from api.ws_revocation import OpenConnections
+from api.ws_sessions import TrustedDocumentsWSHandler, stop_watching, watch_session
 from resolvers.context import Context
 from services.app_services import AppServices
 from services.infra.database import Database
@@ -73,7 +75,7 @@ logging.getLogger("strawberry.ws").addFilter(_OurOriginSetting())
 
 
 class PayoutsGraphQL(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = PayoutsTransportWSHandler
+    graphql_transport_ws_handler_class = TrustedDocumentsWSHandler
 
     def __init__(
         self,
@@ -202,27 +204,44 @@ class PayoutsGraphQL(GraphQL[Context, None]):
             )
             raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": message})
         context.viewer = viewer
+        if viewer.expires_at is not None and isinstance(context.request, WebSocket) and key:
+            authenticate_session = self.authenticate.client_session_viewer
+            watch_session(context.request, viewer, lambda: authenticate_session(key) is not None)
         return await super().on_ws_connect(context)
+
+    async def run(
+        self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, WebSocket):
+                stop_watching(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         content_type, _ = parse_content_type(request.content_type or "")
         if request.method != "POST" or "application/json" not in content_type:
-            return await super().parse_http_body(request)
+            parsed = await super().parse_http_body(request)
+            if isinstance(parsed, GraphQLRequestData) and request.method == "GET":
+                _fold_document_id(parsed, request.query_params.get(DOCUMENT_ID_KEY))
+            return parsed
         data = self.parse_json(await request.get_body())
         if not isinstance(data, dict):
             raise HTTPException(
                 400,
                 'The request body must be a JSON object such as {"query": "{ viewer { livemode } }"}.',
             )
-        return GraphQLRequestData(
+        request_data = GraphQLRequestData(
             query=_member(data, "query", str, "a string"),
             variables=_member(data, "variables", dict, "an object"),
             operation_name=_member(data, "operationName", str, "a string"),
             extensions=_member(data, "extensions", dict, "an object"),
             protocol="http",
         )
+        _fold_document_id(request_data, data.get(DOCUMENT_ID_KEY))
+        return request_data
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -308,3 +327,11 @@ def _member(data: dict[str, Any], name: str, kind: type, described: str) -> Any:
     if value is not None and not isinstance(value, kind):
         raise HTTPException(400, f"The request's `{name}` must be {described} or null.")
     return value
+
+
+def _fold_document_id(data: GraphQLRequestData, document_id: object) -> None:
+    """GraphQL over HTTP's persisted documents: ``documentId`` (JSON body or GET query string)
+    travels on in the operation's extensions, where the schema's ``TrustedDocumentGate`` reads
+    it beside Apollo's ``persistedQuery``."""
+    if document_id is not None:
+        data.extensions = {**(data.extensions or {}), DOCUMENT_ID_KEY: document_id}

@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.client_scopes import ScopeGate
 from api.cost import QueryCost
 from api.document_checks import DocumentPrecheck
 from api.document_gate import DocumentLimits, GatedValidation
@@ -21,8 +22,10 @@ from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser, RejectNulCharacters
 from api.metrics import OperationObserver
 from api.settings import Settings
+from api.trusted_documents import TrustedDocumentGate, TrustedDocuments, read_manifest
 from resolvers.balance.mutations import BalanceMutation
 from resolvers.balance.queries import BalanceQuery
+from resolvers.client_sessions.mutations import ClientSessionMutation
 from resolvers.descriptions import describe_schema
 from resolvers.live.subscriptions import LiveSubscription
 from resolvers.node_query import NodeQuery
@@ -51,6 +54,7 @@ MUTATION_TYPES: tuple[type, ...] = (
     BalanceMutation,
     PayoutMutation,
     PlanMutation,
+    ClientSessionMutation,
     WebhookEndpointMutation,
 )
 SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
@@ -64,15 +68,20 @@ class PayoutsSchema(strawberry.Schema):
         del errors, execution_context
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, trusted_documents: TrustedDocuments | None = None
+) -> strawberry.Schema:
+    """``trusted_documents`` is filled once the schema exists (``api.trusted_documents``)."""
     settings = settings or Settings()
+    if trusted_documents is None:
+        trusted_documents = TrustedDocuments()
     schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
             merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
         ),
-        extensions=_extensions(settings),
+        extensions=_extensions(settings, trusted_documents),
         execution_context_class=PayoutsExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
@@ -83,15 +92,24 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return schema
 
 
-def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+def _extensions(
+    settings: Settings, trusted_documents: TrustedDocuments
+) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     factory: Any = functools.partial
     extensions: list[Any] = [
         ErrorShaping,
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        factory(TrustedDocumentGate, trusted_documents),
         factory(CachedParser, maxsize=settings.parser_cache_size),
         RejectNulCharacters,
         DocumentPrecheck,
-        factory(GatedValidation, _document_limits(settings), settings.validation_cache_size),
+        ScopeGate,
+        factory(
+            GatedValidation,
+            document_limits(settings),
+            settings.validation_cache_size,
+            trusted_documents.is_trusted,
+        ),
         OperationObserver,
         factory(
             QueryCost,
@@ -104,7 +122,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
     return extensions
 
 
-def _document_limits(settings: Settings) -> DocumentLimits:
+def document_limits(settings: Settings) -> DocumentLimits:
     return DocumentLimits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
@@ -118,3 +136,20 @@ def export_sdl(schema: strawberry.Schema | None = None) -> str:
 
 
 __all__ = ["build_schema", "export_sdl", "is_unexpected"]
+
+
+def load_trusted_documents(
+    settings: Settings, schema: strawberry.Schema, documents: TrustedDocuments
+) -> None:
+    """Parse, bound, validate and cost every trusted document once (``ManifestError`` names
+    the first bad one: the server must not start with it)."""
+    documents.mode = settings.trusted_documents_enforcement
+    if not settings.trusted_documents:
+        return
+    documents.load(
+        read_manifest(settings.trusted_documents),
+        schema=schema._schema,
+        limits=document_limits(settings),
+        max_cost=settings.max_query_cost,
+        default_page_size=settings.cost_default_page_size,
+    )

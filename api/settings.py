@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from services.webhook_endpoints.policy import DEFAULT_RETRY_SCHEDULE, WebhookPolicy
 
 DEFAULT_SQLITE_URL = "sqlite+aiosqlite:///./payouts.db"
+# Signs client-session tokens in the embedded default only: refused in production shape.
+DEV_CLIENT_SESSION_SECRET = "dev-only-client-session-secret-change-me"
 DEV_SECRET_KEY = "dev-only-secret-change-me"
 
 
@@ -55,6 +57,13 @@ class Settings(BaseSettings):
     # Secrets. The defaults only suit the embedded sandbox; deployments must set their own.
     secret_key: str = DEV_SECRET_KEY
     sandbox_webhook_secret: str = "whsec_c2FuZGJveC1kZXYtb25seS13ZWJob29rLXNlY3JldA=="
+    # Client sessions and trusted documents (SPEC §3.12, docs/frontend.md).
+    client_session_secret: str = Field(default=DEV_CLIENT_SESSION_SECRET, min_length=32)
+    trusted_documents: str | None = Field(
+        default=None, description="persisted-documents.json: {sha256 id: document}"
+    )
+    # None: "client_sessions" when a file is set, else "off".
+    trusted_documents_mode: Literal["client_sessions", "all", "off"] | None = None
 
     sandbox_delay_seconds: float = 2.0
     sandbox_refuse_transfers: bool = False
@@ -159,6 +168,21 @@ class Settings(BaseSettings):
         if self.rate_limit_bucket_size < self.max_query_cost:
             raise ValueError("rate_limit_bucket_size must be at least max_query_cost")
         return self
+
+    @model_validator(mode="after")
+    def _mode_needs_documents(self) -> Settings:
+        if self.trusted_documents_mode in ("client_sessions", "all") and not self.trusted_documents:
+            raise ValueError(
+                f"PAYOUTS_TRUSTED_DOCUMENTS_MODE={self.trusted_documents_mode} needs "
+                "PAYOUTS_TRUSTED_DOCUMENTS (the persisted documents file)"
+            )
+        return self
+
+    @property
+    def trusted_documents_enforcement(self) -> Literal["client_sessions", "all", "off"]:
+        if self.trusted_documents_mode is not None:
+            return self.trusted_documents_mode
+        return "client_sessions" if self.trusted_documents else "off"
 
     @model_validator(mode="after")
     def _providers_are_safe(self) -> Settings:

@@ -61,12 +61,15 @@ class BenchContext:
             # measures throughput far above a key's allowance.
             "PAYOUTS_RATE_LIMIT_BUCKET_SIZE": str(10**12),
             "PAYOUTS_RATE_LIMIT_REFILL_PER_SECOND": str(10**12),
+            # PostgreSQL is the production shape: the development default is refused there.
+            "PAYOUTS_CLIENT_SESSION_SECRET": "bench-client-session-secret-0123456789abcdef",
         }
 
     @contextmanager
-    def real_app(self) -> Iterator[Server]:
+    def real_app(self, **extra_env: str) -> Iterator[Server]:
+        env = {**self.app_env, **extra_env}
         with serve(
-            "app", "api.app:create_app", env=self.app_env, workdir=self.workdir, factory=True
+            "app", "api.app:create_app", env=env, workdir=self.workdir, factory=True
         ) as server:
             yield server
 

@@ -14,6 +14,7 @@ from resolvers.node import Node, NodeLoader
 from resolvers.payout_accounts.queries import load_bank_account, load_payout_account
 from resolvers.payouts.queries import load_payout
 from resolvers.plans.queries import load_plan, load_plan_group
+from resolvers.scopes import may_load_node
 from resolvers.viewer import load_organization
 from resolvers.webhook_endpoints.queries import load_webhook_delivery, load_webhook_endpoint
 from services.organizations.api_keys import Viewer
@@ -36,7 +37,14 @@ async def load_node(info: Info, viewer: Viewer, node_id: str) -> Node | None:
     loader = NODE_LOADERS.get(prefix)
     if loader is None or not rest:
         return None
-    return await loader(info, viewer, node_id)
+    node = await loader(info, viewer, node_id)
+    if node is None or viewer.scopes is None:
+        return node
+    # A client session sees through ``node`` only the objects its scopes cover.
+    definition = getattr(node, "__strawberry_definition__", None)
+    return (
+        node if definition is not None and may_load_node(definition.name, viewer.scopes) else None
+    )
 
 
 MAX_NODES = 100

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from providers.registry import ProviderRegistry
+from services.client_sessions.service import ClientSessions
 from services.idempotency import STALE_CLAIM
 from services.infra.database import Database
 from services.infra.event_bus import LiveBus
@@ -25,6 +26,8 @@ class AppServices:
     providers: ProviderRegistry
     # The server's secret: keys idempotency fingerprints and stored sensitive values.
     secret_key: str
+    # Client sessions for frontend apps: minting, checking, revocations (SPEC §3.12).
+    client_sessions: ClientSessions
     payout_policy: PayoutPolicy = field(default_factory=PayoutPolicy)
     # An idempotency claim older than this belongs to a request whose process died.
     idempotency_stale_claim: timedelta = STALE_CLAIM

@@ -22,6 +22,10 @@ from tests.support.orgs import TestOrg
 from tests.support.sensitive import remember_sensitive
 
 BACKEND = os.environ.get("PAYOUTS_TEST_BACKEND", "sqlite")
+# In-process apps on PostgreSQL (production shape) need a client-session secret of their own.
+os.environ.setdefault(
+    "PAYOUTS_CLIENT_SESSION_SECRET", "test-client-session-secret-0123456789abcdef"
+)
 PG_ADMIN_URL = os.environ.get("PAYOUTS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -12,6 +12,7 @@ from services.infra.events import PublishedEvent
 
 Accepts = Callable[[PublishedEvent], bool]
 
+
 # Observers (metrics): a mailbox's new peak depth, and each overflow. Called rarely: a peak
 # only rises ``capacity`` times per mailbox at most.
 PEAK_OBSERVERS: list[Callable[[int], None]] = []
@@ -146,6 +147,8 @@ class SubscriberHub:
         self._by_org: dict[str, set[Mailbox]] = {}
         # Process-wide observers of every event the bus delivers (e.g. key revocations).
         self.observers: list[Callable[[PublishedEvent], None]] = []
+        # ... and of every resync (events may have been missed: client-session revocations).
+        self.resync_observers: list[Callable[[], None]] = []
 
     def open(self, organization_id: str, accepts: Accepts, capacity: int) -> Mailbox:
         mailbox = Mailbox(organization_id, accepts, capacity)
@@ -168,6 +171,8 @@ class SubscriberHub:
                 mailbox.deliver(event)
 
     def resync_all(self) -> None:
+        for resync in self.resync_observers:
+            resync()
         for mailboxes in self._by_org.values():
             for mailbox in mailboxes:
                 mailbox.mark_stale()

@@ -53,6 +53,9 @@ class Viewer:
     currency: str
     livemode: bool
     api_key_id: str
+    # A client session (SPEC §3.12) acts within these scopes until it expires; None for a key.
+    scopes: frozenset[str] | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

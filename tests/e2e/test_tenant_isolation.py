@@ -69,7 +69,9 @@ async def test_foreign_ids_get_nothing_from_any_field(
     fields = every_field(world.schema)
     plan = plan_calls(world.schema, fields, principal.forbidden.ids, principal.own.ids)
     problems: list[str] = []
-    async with GraphQLClient(server.graphql_url, principal.key) as client:
+    async with GraphQLClient(
+        server.graphql_url, await principal.credential(server.graphql_url)
+    ) as client:
         for call in plan.calls:  # queries first, then mutations (schema order)
             response = await call_politely(client, call)
             problems += problems_of(call, response.status_code, response.json(), principal)
@@ -91,7 +93,9 @@ async def test_foreign_cursors_reveal_nothing(server: LiveServer, world: World, 
     paged = [r for r in every_field(world.schema) if "after" in r.definition.args]
     assert cursors and paged, "no connection to page through: seed something listable"
     problems: list[str] = []
-    async with GraphQLClient(server.graphql_url, principal.key) as client:
+    async with GraphQLClient(
+        server.graphql_url, await principal.credential(server.graphql_url)
+    ) as client:
         for root in paged:
             query = operation_text(world.schema, root, ["after"])
             for cursor in cursors:

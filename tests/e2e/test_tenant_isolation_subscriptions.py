@@ -158,12 +158,20 @@ async def test_subscription_never_delivers_a_foreign_event(
     )
     foreign: list[tuple[Principal, list[Any], asyncio.Task[None]]] = []
     everyone = principals(world)
-    for label in ("org-b-test-key", "org-b-live-key", "org-a-live-key-on-test-data"):
+    for label in (
+        "org-b-test-key",
+        "org-b-live-key",
+        "org-a-live-key-on-test-data",
+        "org-b-test-session",
+        "org-b-live-session",
+        "org-a-live-session-on-test-data",
+    ):
         principal = everyone[label]
+        credential = await principal.credential(server.graphql_url)
         plan = plan_calls(world.schema, [root], principal.forbidden.ids, principal.own.ids)
         assert plan.unhandled == {}, plan.unhandled
         for call in plan.calls:
-            box, task = await _subscribe(server.ws_url, principal.key, call.query, call.variables)
+            box, task = await _subscribe(server.ws_url, credential, call.query, call.variables)
             foreign.append((principal, box, task))
     async with GraphQLClient(server.graphql_url, world.a.test_key) as client:
         await fresh_activity(client)

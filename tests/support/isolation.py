@@ -15,6 +15,7 @@ from graphql import GraphQLInterfaceType, GraphQLNonNull, GraphQLObjectType, Gra
 
 from services.infra.database import Database
 from tests.conftest import make_org
+from tests.support.client_sessions import ALL_SCOPES, mint
 from tests.support.graphql import GraphQLClient
 from tests.support.live_server import LiveServer
 from tests.support.orgs import TestOrg
@@ -100,6 +101,14 @@ class Principal:
     forbidden: Seeded  # A's state this key must never reach
     own: Seeded  # the caller's own state in its mode
     protected: tuple[tuple[str, Seeded], ...]  # (owner's key, state) unchanged by the calls
+    # A client session (every scope) minted with ``key`` when the test starts (an earlier
+    # principal's revokeClientSessions call would have refused one minted beforehand).
+    session: bool = False
+
+    async def credential(self, graphql_url: str) -> str:
+        if not self.session:
+            return self.key
+        return await mint(graphql_url, self.key, ALL_SCOPES, 3600)
 
 
 async def introspect(url: str, key: str) -> GraphQLSchema:
@@ -229,6 +238,20 @@ def principals(world: World) -> dict[str, Principal]:
         "org-a-test-key-on-live-data": Principal(
             "org-a-test-key-on-live-data", world.a.test_key, world.live, world.test, (owners[1],)
         ),
+        "org-b-test-session": Principal(
+            "org-b-test-session", world.b.test_key, both, world.b_test, owners, True
+        ),
+        "org-b-live-session": Principal(
+            "org-b-live-session", world.b.live_key, both, world.b_live, owners, True
+        ),
+        "org-a-live-session-on-test-data": Principal(
+            "org-a-live-session-on-test-data",
+            world.a.live_key,
+            world.test,
+            world.live,
+            (owners[0],),
+            True,
+        ),
     }
 
 
@@ -255,6 +278,8 @@ async def call_politely(client: GraphQLClient, call: Call) -> httpx.Response:
 
 def problems_of(call: Call, status: int, body: Any, who: Principal) -> list[str]:
     where = f"{who.label} {call.root.key} {json.dumps(call.variables)}"
+    if who.session and status in (200, 403) and _codes(body) == {"FORBIDDEN"}:
+        return []  # outside the session's scopes: refused whole, before anything ran
     if status != 200:
         return [f"{where}: HTTP {status} {body}"]
     found: list[str] = []
@@ -269,6 +294,11 @@ def problems_of(call: Call, status: int, body: Any, who: Principal) -> list[str]
     return found
 
 
+def _codes(body: Any) -> set[Any]:
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {(e.get("extensions") or {}).get("code") for e in errors or []}
+
+
 def _refused(call: Call, value: Any) -> bool:
     if call.root.operation == "mutation":
         codes = {e["code"] for e in (value or {}).get("userErrors") or []}
@@ -280,5 +310,8 @@ PRINCIPALS = [
     "org-b-test-key",
     "org-b-live-key",
     "org-a-live-key-on-test-data",
+    "org-b-test-session",
+    "org-b-live-session",
+    "org-a-live-session-on-test-data",
     "org-a-test-key-on-live-data",  # last: its own mutations change A's test-mode state
 ]

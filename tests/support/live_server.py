@@ -46,6 +46,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+TEST_CLIENT_SESSION_SECRET = "test-client-session-secret-0123456789abcdef"
+
+
 def server_env(database_url: str, port: int, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAYOUTS_")}
     env.update(
@@ -57,6 +60,8 @@ def server_env(database_url: str, port: int, **overrides: str) -> dict[str, str]
             "PAYOUTS_DEMO_ORG_ON_START": "false",
             # Several servers share the test PostgreSQL (max_connections 100 by default).
             "PAYOUTS_DB_POOL_SIZE": "5",
+            # Production shape (PostgreSQL) refuses the development default.
+            "PAYOUTS_CLIENT_SESSION_SECRET": TEST_CLIENT_SESSION_SECRET,
             "PYTHONPATH": str(ROOT),
         }
     )
