@@ -33,7 +33,7 @@ class ClientSessionScope(enum.Enum):
 @strawberry.type(description="A short-lived credential for one browser page.")
 class ClientSession:
     token: str = strawberry.field(
-        description="cs_test_… / cs_live_…: send it like an API key. Shown once."
+        description="The token, `cs_test_…` or `cs_live_…`: send it like an API key. Shown once."
     )
     expires_at: datetime = strawberry.field(
         description="After it the token is refused, and a WebSocket using it is closed (4403)."
