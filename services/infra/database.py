@@ -66,12 +66,11 @@ class Database:
             self.write_engine = _sqlite_engine(url, echo=echo, pool_size=1, immediate=True)
             self.read_engine = _sqlite_engine(url, echo=echo, pool_size=4, immediate=False)
         else:
-            # No pre-ping (BEGIN, ping, ROLLBACK: three round trips before every transaction).
-            # A connection the server closed fails its first statement instead; SQLAlchemy
-            # then invalidates every connection pooled before that moment, so one operation
-            # per process sees the error after a database restart and the next ones reconnect.
+            # Pre-ping stays on until a failed first statement is retried on a fresh
+            # connection: without it, one operation per pooled connection fails after the
+            # database restarts or kills its connections (tests/api/test_auth.py).
             self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
