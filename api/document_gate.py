@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.extensions.validation_cache import _get_validate_cache
 
 from api.document_bounds import Bounds, measure
 from api.extensions import DocumentMemo
@@ -55,11 +54,6 @@ class DocumentLimits:
         return None
 
 
-@cache
-def _cached_validate(maxsize: int) -> Callable[..., list[GraphQLError]]:
-    return lru_cache(maxsize=maxsize)(validate_document)
-
-
 class GatedValidation(SchemaExtension):
     """Replaces strawberry's depth/alias limiters and ``ValidationCache`` (see module doc)."""
 
@@ -70,7 +64,7 @@ class GatedValidation(SchemaExtension):
         trusted: Callable[[DocumentNode], bool] | None = None,
     ) -> None:
         self.limits = limits
-        self.validate = _cached_validate(maxsize)
+        self.validate = _get_validate_cache(maxsize)  # strawberry's own, shared per maxsize
         self.trusted = trusted
 
     def on_validate(self) -> Iterator[None]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.document_gate import _cached_validate
+from strawberry.extensions.validation_cache import _get_validate_cache
+
 from api.schema import build_schema
 from api.settings import Settings
 
@@ -26,7 +27,7 @@ async def test_alias_limit_rejects_many_aliases() -> None:
 
 async def test_repeated_query_is_validated_once() -> None:
     schema = build_schema(Settings(validation_cache_size=5))
-    cache: Any = _cached_validate(5)
+    cache: Any = _get_validate_cache(5)
     for _ in range(3):
         result = await schema.execute("{ __typename }")
         assert result.errors is None
