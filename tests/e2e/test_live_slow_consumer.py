@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import websockets
 
+from models import Event
 from services.infra.database import Database
 from services.infra.event_streams import decode_event_cursor, encode_event_cursor, log_head
 from tests.conftest import make_org
@@ -22,6 +24,8 @@ from tests.support.live_server import start_server
 from tests.support.payouts import credit
 
 pytestmark = pytest.mark.e2e
+
+_events = Event.__table__  # type: ignore[attr-defined]
 
 CAPACITY = 32
 CREDITS = 1_000  # two balance events each (pending, then released): 2,000 events
@@ -50,12 +54,6 @@ def _small_socket() -> socket.socket:
     return sock
 
 
-@pytest.mark.xfail(
-    reason="Regression found at the end of stop 11 (after the hardening merge): once resynced "
-    "after an overflow, the reader does not get every event within 90 s. Open, named in the "
-    "closing note; not hidden.",
-    strict=False,
-)
 async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
     private_database_url: str, tmp_path: Path
 ) -> None:
@@ -98,31 +96,49 @@ async def test_slow_consumer_stays_within_its_bound_and_then_gets_every_event(
                 # The reader reads nothing while all 2,000 events happen.
                 await _credit_many(server.graphql_url, org.test_key, CREDITS)
                 head = await log_head(db, org.id)
+                expected = await _balance_seqs(db, org.id, start, head)
                 rss1 = _rss(server.process.pid)
                 peak = await metric(server, "payouts_live_mailbox_peak_events")
                 overflows = await metric(server, "payouts_live_mailbox_overflows_total")
-                seqs = await _read_until(ws, head)
+                seqs = await _read_until(ws, expected[-1])
     finally:
         await db.dispose()
-    assert head == start + 2 * CREDITS
+    # Two balance events per credit (pending, then released); the log also holds the others
+    # a credit writes (payout.available for outbound webhooks), which this stream filters out.
+    assert len(expected) == 2 * CREDITS
     assert 1 <= peak <= CAPACITY
     assert overflows >= 1  # it fell behind, and was resynced rather than buffered
     # 2,000 events x 2 subscriptions x 5 KB = 20 MB would have piled up in an unbounded queue.
     assert rss1 - rss0 < 16 * 1024 * 1024, (rss0, rss1)
     for op in range(SUBSCRIPTIONS):  # every event, once, in order, on every subscription
-        assert seqs[str(op)] == list(range(start + 1, head + 1)), op
+        assert seqs[str(op)] == expected, op
 
 
-async def _read_until(ws: Any, head: int) -> dict[str, list[int]]:
+async def _read_until(ws: Any, last: int) -> dict[str, list[int]]:
     seqs: dict[str, list[int]] = {str(op): [] for op in range(SUBSCRIPTIONS)}
     async with asyncio.timeout(90):
-        while any(not got or got[-1] < head for got in seqs.values()):
+        while any(not got or got[-1] < last for got in seqs.values()):
             message = json.loads(await ws.recv())
             assert message["type"] == "next", message
             event = message["payload"]["data"]["balanceUpdated"]
             assert event["b0"] == event["b24"]
             seqs[message["id"]].append(decode_event_cursor(event["cursor"]))
     return seqs
+
+
+async def _balance_seqs(db: Database, organization_id: str, start: int, head: int) -> list[int]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            sa.select(_events.c.seq)
+            .where(
+                _events.c.organization_id == organization_id,
+                _events.c.object_type == "balance",
+                _events.c.seq > start,
+                _events.c.seq <= head,
+            )
+            .order_by(_events.c.seq)
+        )
+        return list(rows)
 
 
 def _rss(pid: int) -> int:
