@@ -62,14 +62,21 @@ class Dashboard:
 
 @pytest.fixture
 async def dashboard(
-    built_dashboard: Path, database_url: str, db: Database, tmp_path: Path
+    built_dashboard: Path, private_database_url: str, tmp_path: Path
 ) -> AsyncIterator[Dashboard]:
+    """A database of its own: the session server's sandbox deliverer would otherwise claim this
+    server's webhooks and apply them where this server's subscribers never hear of them (the
+    SQLite bus is in-process)."""
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    org = await make_org(db, "Dashboard Browser Co")
+    db = Database(private_database_url)
+    try:
+        org = await make_org(db, "Dashboard Browser Co")
+    finally:
+        await db.dispose()
     with (
         start_server(
-            database_url,
+            private_database_url,
             tmp_path / "api.log",
             PAYOUTS_TRUSTED_DOCUMENTS=str(MANIFEST),
             PAYOUTS_CORS_ORIGINS=origin,
