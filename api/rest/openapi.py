@@ -156,11 +156,21 @@ def _operation(op: Operation, refs: dict[Any, dict[str, Any]], method: str) -> d
     if op.deprecated or method != op.method:
         doc["deprecated"] = True
     if op.body is not None:
+        schema = refs[(op.body, "validation")]
+        if op.empty_body:  # no body and `{}` are the same request; the document says so
+            schema = {"anyOf": [EMPTY_BODY, schema]}
         doc["requestBody"] = {
             "required": not op.empty_body,
-            "content": {"application/json": {"schema": refs[(op.body, "validation")]}},
+            "content": {"application/json": {"schema": schema}},
         }
     return doc
+
+
+EMPTY_BODY: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": 0,
+    "description": "An empty object: the same as sending no body.",
+}
 
 
 ERROR_SCHEMA: dict[str, Any] = {
