@@ -5,7 +5,7 @@ same transaction."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -94,6 +94,50 @@ def check_request(amount: int, description: str | None) -> None:
         raise ValidationFailed(problems)
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A checked payout request: what both ways of writing it (ORM, one statement) share."""
+
+    organization_id: str
+    livemode: bool
+    currency: str
+    amount: int
+    fee: int
+    description: str | None
+    provider: str
+    retry_grace: timedelta
+    payout_id: str = field(default_factory=lambda: new_id("po"))
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"payout_{self.payout_id}"
+
+    def pending_payout(
+        self, now: datetime, *, balance_id: str, payout_account_id: str, bank_account_id: str
+    ) -> Payout:
+        """The new PENDING payout, its first provider attempt due after the grace period."""
+        return Payout(
+            id=self.payout_id,
+            organization_id=self.organization_id,
+            livemode=self.livemode,
+            balance_id=balance_id,
+            payout_account_id=payout_account_id,
+            bank_account_id=bank_account_id,
+            status=PayoutStatus.PENDING,
+            amount=self.amount,
+            fee=self.fee,
+            net_amount=self.amount - self.fee,
+            currency=self.currency,
+            description=self.description,
+            provider=self.provider,
+            provider_idempotency_key=self.idempotency_key,
+            attempts=1,
+            next_attempt_at=now + self.retry_grace,
+            created_at=now,
+            updated_at=now,
+        )
+
+
 async def request_payout(
     session: AsyncSession,
     *,
@@ -113,43 +157,26 @@ async def request_payout(
         raise DomainError(
             ErrorCode.VALIDATION_ERROR, f"amount must exceed the fee of {fee}", ["input", "amount"]
         )
+    request = _Request(
+        organization_id=organization_id,
+        livemode=livemode,
+        currency=currency,
+        amount=amount,
+        fee=fee,
+        description=description,
+        provider=provider,
+        retry_grace=_seconds(policy.retry_grace_seconds),
+    )
     if _is_postgres(session):
-        return await _request_in_one_statement(
-            session,
-            organization_id=organization_id,
-            livemode=livemode,
-            currency=currency,
-            amount=amount,
-            fee=fee,
-            description=description,
-            provider=provider,
-            policy=policy,
-        )
+        return await _request_in_one_statement(session, request)
     account, bank = await _destination(session, organization_id, livemode)
     balance = await ledger.lock_balance(session, organization_id, livemode, currency)
     if balance.available < amount:
         raise ledger.InsufficientBalance(balance.available, amount)
     now = utcnow()
-    payout = Payout(
-        organization_id=organization_id,
-        livemode=livemode,
-        balance_id=balance.id,
-        payout_account_id=account.id,
-        bank_account_id=bank.id,
-        status=PayoutStatus.PENDING,
-        amount=amount,
-        fee=fee,
-        net_amount=amount - fee,
-        currency=currency,
-        description=description,
-        provider=provider,
-        provider_idempotency_key="",
-        attempts=1,
-        next_attempt_at=now + _seconds(policy.retry_grace_seconds),
-        created_at=now,
-        updated_at=now,
+    payout = request.pending_payout(
+        now, balance_id=balance.id, payout_account_id=account.id, bank_account_id=bank.id
     )
-    payout.provider_idempotency_key = f"payout_{payout.id}"
     session.add(payout)
     await session.flush()
     await ledger.post_entry(
@@ -187,79 +214,44 @@ def transfer_request(
     )
 
 
-async def _request_in_one_statement(
-    session: AsyncSession,
-    *,
-    organization_id: str,
-    livemode: bool,
-    currency: str,
-    amount: int,
-    fee: int,
-    description: str | None,
-    provider: str,
-    policy: PayoutPolicy,
-) -> Payout:
-    """PostgreSQL: the same request as below, written by one statement
+async def _request_in_one_statement(session: AsyncSession, request: _Request) -> Payout:
+    """PostgreSQL: the same request as ``request_payout``'s ORM path, written by one statement
     (``services.payouts.writes``); the same refusals, in the same order."""
     now = utcnow()
-    payout_id = new_id("po")
-    next_attempt_at = now + _seconds(policy.retry_grace_seconds)
     written = await payout_writes.request_payout(
         session,
-        payout_id=payout_id,
-        organization_id=organization_id,
-        livemode=livemode,
-        currency=currency,
-        amount=amount,
-        fee=fee,
-        description=description,
-        provider=provider,
-        idempotency_key=f"payout_{payout_id}",
-        next_attempt_at=next_attempt_at,
+        payout_id=request.payout_id,
+        organization_id=request.organization_id,
+        livemode=request.livemode,
+        currency=request.currency,
+        amount=request.amount,
+        fee=request.fee,
+        description=request.description,
+        provider=request.provider,
+        idempotency_key=request.idempotency_key,
+        next_attempt_at=now + request.retry_grace,
         now=now,
     )
     if not written.written:
         if written.account_id is None:
-            raise DomainError(
-                ErrorCode.PAYOUT_ACCOUNT_REQUIRED, "complete verification before payouts"
-            )
+            raise _refused(ErrorCode.PAYOUT_ACCOUNT_REQUIRED)
         if not written.account_verified:
-            raise DomainError(
-                ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED,
-                "the payout account must be verified with transfers enabled",
-            )
+            raise _refused(ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED)
         if written.bank_id is None:
-            raise DomainError(
-                ErrorCode.NO_DEFAULT_BANK_ACCOUNT,
-                "add an active default bank account before payouts",
-            )
-        raise ledger.InsufficientBalance(written.available_before, amount)
+            raise _refused(ErrorCode.NO_DEFAULT_BANK_ACCOUNT)
+        raise ledger.InsufficientBalance(written.available_before, request.amount)
     published_later(session, written.events)
     assert written.balance_id and written.account_id and written.bank_id  # written: all known
-    payout = Payout(
-        id=payout_id,
-        organization_id=organization_id,
-        livemode=livemode,
+    payout = request.pending_payout(
+        now,
         balance_id=written.balance_id,
         payout_account_id=written.account_id,
         bank_account_id=written.bank_id,
-        status=PayoutStatus.PENDING,
-        amount=amount,
-        fee=fee,
-        net_amount=amount - fee,
-        currency=currency,
-        description=description,
-        provider=provider,
-        provider_idempotency_key=f"payout_{payout_id}",
-        attempts=1,
-        next_attempt_at=next_attempt_at,
-        created_at=now,
-        updated_at=now,
     )
-    request = transfer_request(
+    transfer = transfer_request(
         payout, written.provider_account_id, written.provider_external_account_id
     )
-    session.info.setdefault(_PREPARED_KEY, {})[payout_id] = request
+    session.info.setdefault(_PREPARED_KEY, {})[payout.id] = transfer
     return payout
 
 
@@ -279,12 +271,9 @@ async def _destination(
     tenant = TenantId(organization_id, livemode)
     account = (await session.execute(scoped(PayoutAccount, tenant))).scalar_one_or_none()
     if account is None:
-        raise DomainError(ErrorCode.PAYOUT_ACCOUNT_REQUIRED, "complete verification before payouts")
+        raise _refused(ErrorCode.PAYOUT_ACCOUNT_REQUIRED)
     if account.status != PayoutAccountStatus.VERIFIED or not account.transfers_enabled:
-        raise DomainError(
-            ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED,
-            "the payout account must be verified with transfers enabled",
-        )
+        raise _refused(ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED)
     bank = (
         await session.execute(
             sa.select(BankAccount).where(
@@ -295,10 +284,22 @@ async def _destination(
         )
     ).scalar_one_or_none()
     if bank is None:
-        raise DomainError(
-            ErrorCode.NO_DEFAULT_BANK_ACCOUNT, "add an active default bank account before payouts"
-        )
+        raise _refused(ErrorCode.NO_DEFAULT_BANK_ACCOUNT)
     return account, bank
+
+
+_DESTINATION_REFUSALS = {
+    ErrorCode.PAYOUT_ACCOUNT_REQUIRED: "complete verification before payouts",
+    ErrorCode.PAYOUT_ACCOUNT_NOT_VERIFIED: (
+        "the payout account must be verified with transfers enabled"
+    ),
+    ErrorCode.NO_DEFAULT_BANK_ACCOUNT: "add an active default bank account before payouts",
+}
+
+
+def _refused(code: ErrorCode) -> DomainError:
+    """Why a payout's destination is refused, the same on both request paths."""
+    return DomainError(code, _DESTINATION_REFUSALS[code])
 
 
 async def get_payout(
