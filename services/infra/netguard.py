@@ -5,11 +5,22 @@ IANA special-purpose registries are listed here explicitly (plus multicast and r
 and ``is_global`` is only a second opinion. IPv6 must also lie in 2000::/3 (global unicast), and
 every form that embeds an IPv4 address (IPv4-mapped, -compatible, NAT64, 6to4, Teredo) is refused
 outright rather than unpacked.
+
+``GuardedBackend`` applies the rule to a connection: an httpcore network backend that resolves
+the host itself, refuses unless every address passes, and connects to an address it checked (TLS
+still verifies the certificate for the host name, sent as SNI and Host).
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import httpcore
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -80,3 +91,106 @@ def is_public_address(address: IPAddress) -> bool:
         if address.ipv4_mapped is not None or address.sixtofour is not None or address.teredo:
             return False
     return address.is_global
+
+
+# (host, port) → the addresses it resolves to, as text.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+# (checked address, port, timeout) → an open TCP stream to exactly that address.
+Connector = Callable[[str, int, float | None], Awaitable[httpcore.AsyncNetworkStream]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+async def direct_connector(
+    address: str,
+    port: int,
+    timeout: float | None,  # noqa: ASYNC109
+) -> httpcore.AsyncNetworkStream:
+    return await httpcore.AnyIOBackend().connect_tcp(address, port, timeout=timeout)
+
+
+class Refusal(enum.Enum):
+    """Why ``GuardedBackend`` did not connect; each caller says it in its own words."""
+
+    UNRESOLVED = enum.auto()  # the resolver failed or timed out
+    NO_ADDRESS = enum.auto()  # it answered no address, or one that does not parse
+    NON_PUBLIC = enum.auto()
+    PORT = enum.auto()  # a port outside ``allowed_ports``
+    UNREACHABLE = enum.auto()  # no checked address accepted the connection
+    UNIX_SOCKET = enum.auto()
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks the host itself, then connects to an address it checked.
+
+    ``refuse`` turns a ``Refusal`` into the exception to raise. ``allow_private`` skips the
+    public-address check (development and tests only); ``allowed_ports`` (when given) is
+    checked after the addresses."""
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver,
+        refuse: Callable[[Refusal], Exception],
+        resolve_timeout: float,
+        connector: Connector = direct_connector,
+        allow_private: bool = False,
+        allowed_ports: frozenset[int] | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._refuse = refuse
+        self._resolve_timeout = resolve_timeout
+        self._connector = connector
+        self._allow_private = allow_private
+        self._allowed_ports = allowed_ports
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        last_error: Exception | None = None
+        for address in await self._checked_addresses(host, port):
+            try:
+                return await self._connector(address, port, timeout)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
+                last_error = exc
+        raise self._refuse(Refusal.UNREACHABLE) from last_error
+
+    async def _checked_addresses(self, host: str, port: int) -> list[str]:
+        literal = parse_address(host)
+        if literal is not None:
+            found = [str(literal)]
+        else:
+            try:
+                async with asyncio.timeout(self._resolve_timeout):
+                    found = await self._resolver(host, port)
+            except (OSError, TimeoutError, UnicodeError):
+                raise self._refuse(Refusal.UNRESOLVED) from None
+        parsed = [parse_address(a) for a in found]
+        addresses = [a for a in parsed if a is not None]
+        if not addresses or len(addresses) < len(parsed):
+            raise self._refuse(Refusal.NO_ADDRESS)
+        if not self._allow_private and not all(is_public_address(a) for a in addresses):
+            raise self._refuse(Refusal.NON_PUBLIC)
+        if self._allowed_ports is not None and port not in self._allowed_ports:
+            raise self._refuse(Refusal.PORT)
+        return [str(a) for a in addresses]
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise self._refuse(Refusal.UNIX_SOCKET)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

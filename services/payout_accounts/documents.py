@@ -13,18 +13,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpcore
 
 from providers.base import Document
 from services.errors import DomainError, ErrorCode
-from services.infra.netguard import is_public_address, parse_address
+from services.infra.netguard import (
+    Connector,
+    GuardedBackend,
+    Refusal,
+    Resolver,
+    direct_connector,
+    system_resolver,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +44,12 @@ MAGIC = (
 DECLARED_OK = frozenset({"application/pdf", "image/jpeg", "image/png", "application/octet-stream"})
 FIELD = ("input", "documentUrl")
 
-# (host, port) → the addresses it resolves to, as text.
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-# (checked address, port, timeout) → an open TCP stream to exactly that address.
-Connector = Callable[[str, int, float | None], Awaitable[httpcore.AsyncNetworkStream]]
-
 
 class DocumentRejected(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(
             ErrorCode.DOCUMENT_URL_REJECTED, f"documentUrl was refused: {reason}", FIELD
         )
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
-
-
-async def direct_connector(
-    address: str,
-    port: int,
-    timeout: float | None,  # noqa: ASYNC109
-) -> httpcore.AsyncNetworkStream:
-    return await httpcore.AnyIOBackend().connect_tcp(address, port, timeout=timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,58 +62,18 @@ class Limits:
     total_timeout: float = 30.0
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves and checks the host itself, then connects to the address it checked."""
+_REFUSALS = {
+    Refusal.UNRESOLVED: "the host does not resolve",
+    Refusal.NO_ADDRESS: "the host resolves to a non-public address",
+    Refusal.NON_PUBLIC: "the host resolves to a non-public address",
+    Refusal.PORT: "only the default https port is allowed",
+    Refusal.UNREACHABLE: "the host could not be reached",
+    Refusal.UNIX_SOCKET: "unix sockets are not allowed",
+}
 
-    def __init__(self, resolver: Resolver, connector: Connector, limits: Limits) -> None:
-        self._resolver = resolver
-        self._connector = connector
-        self._limits = limits
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self._checked_addresses(host, port)
-        last_error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._connector(address, port, timeout)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                last_error = exc
-        raise DocumentRejected("the host could not be reached") from last_error
-
-    async def _checked_addresses(self, host: str, port: int) -> list[str]:
-        literal = parse_address(host)
-        if literal is not None:
-            found = [str(literal)]
-        else:
-            try:
-                async with asyncio.timeout(self._limits.resolve_timeout):
-                    found = await self._resolver(host, port)
-            except (OSError, TimeoutError, UnicodeError):
-                raise DocumentRejected("the host does not resolve") from None
-        parsed = [parse_address(a) for a in found]
-        if not parsed or any(a is None or not is_public_address(a) for a in parsed):
-            raise DocumentRejected("the host resolves to a non-public address")
-        if port not in ALLOWED_PORTS:
-            raise DocumentRejected("only the default https port is allowed")
-        return [str(a) for a in parsed]
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise DocumentRejected("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+def _refused(refusal: Refusal) -> DocumentRejected:
+    return DocumentRejected(_REFUSALS[refusal])
 
 
 class DocumentFetcher:
@@ -161,7 +106,13 @@ class DocumentFetcher:
             raise DocumentRejected("the document could not be downloaded") from None
 
     async def _fetch(self, url: str) -> Document:
-        backend = _PinnedBackend(self._resolver, self._connector, self._limits)
+        backend = GuardedBackend(
+            resolver=self._resolver,
+            connector=self._connector,
+            refuse=_refused,
+            resolve_timeout=self._limits.resolve_timeout,
+            allowed_ports=ALLOWED_PORTS,
+        )
         context = self._ssl_context or ssl.create_default_context()
         async with httpcore.AsyncConnectionPool(
             ssl_context=context, network_backend=backend, retries=0, max_connections=1

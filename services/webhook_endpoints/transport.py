@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,14 +19,8 @@ from urllib.parse import urlsplit
 import httpcore
 
 from models.webhook_endpoint import RESPONSE_BODY_MAX_BYTES
-from services.infra.netguard import is_public_address, parse_address
-from services.webhook_endpoints.urls import (
-    RESOLVE_TIMEOUT,
-    Resolver,
-    UrlRejected,
-    parse_url,
-    system_resolver,
-)
+from services.infra.netguard import GuardedBackend, Refusal, Resolver, system_resolver
+from services.webhook_endpoints.urls import RESOLVE_TIMEOUT, UrlRejected, parse_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,57 +35,17 @@ class AttemptOutcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, resolver: Resolver, allow_private: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._resolver = resolver
-        self._allow_private = allow_private
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        last_error: Exception | None = None
-        for address in await self._addresses(host, port):
-            try:
-                return await self._inner.connect_tcp(address, port, timeout=timeout)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout, OSError) as exc:
-                last_error = exc
-        raise httpcore.ConnectError("no address of the host could be reached") from last_error
-
-    async def _addresses(self, host: str, port: int) -> list[str]:
-        literal = parse_address(host)
-        if literal is not None:
-            found = [str(literal)]
-        else:
-            try:
-                async with asyncio.timeout(RESOLVE_TIMEOUT):
-                    found = await self._resolver(host, port)
-            except (OSError, TimeoutError, UnicodeError):
-                raise httpcore.ConnectError("the host does not resolve") from None
-        addresses = [parse_address(a) for a in found]
-        if not addresses or any(a is None for a in addresses):
-            raise httpcore.ConnectError("the host does not resolve")
-        if not self._allow_private and not all(
-            a is not None and is_public_address(a) for a in addresses
-        ):
-            raise UrlRejected("the host resolves to a non-public address")
-        return [str(a) for a in addresses]
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise UrlRejected("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+def _refused(refusal: Refusal) -> Exception:
+    """A host the guard refuses fails the attempt with its reason (``UrlRejected``); one that
+    gives no usable address or cannot be reached is a connection failure like any other."""
+    if refusal in (Refusal.UNRESOLVED, Refusal.NO_ADDRESS):
+        return httpcore.ConnectError("the host does not resolve")
+    if refusal is Refusal.UNREACHABLE:
+        return httpcore.ConnectError("no address of the host could be reached")
+    if refusal is Refusal.UNIX_SOCKET:
+        return UrlRejected("unix sockets are not allowed")
+    assert refusal is Refusal.NON_PUBLIC, refusal  # no port rule for endpoints
+    return UrlRejected("the host resolves to a non-public address")
 
 
 class WebhookTransport:
@@ -110,7 +64,12 @@ class WebhookTransport:
         self._timeout = timeout_seconds
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or ssl.create_default_context(),
-            network_backend=_GuardedBackend(resolver, allow_private),
+            network_backend=GuardedBackend(
+                resolver=resolver,
+                refuse=_refused,
+                resolve_timeout=RESOLVE_TIMEOUT,
+                allow_private=allow_private,
+            ),
             max_connections=max_connections,
             retries=0,
         )

@@ -12,31 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-from collections.abc import Awaitable, Callable
 from urllib.parse import SplitResult, urlsplit
 
 from models.webhook_endpoint import WEBHOOK_URL_MAX_LENGTH
 from services.errors import DomainError, ErrorCode
-from services.infra.netguard import is_public_address, parse_address
+from services.infra.netguard import (
+    Resolver,
+    is_public_address,
+    parse_address,
+    system_resolver,
+)
 
 FIELD = ("input", "url")
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?", re.IGNORECASE)
 RESOLVE_TIMEOUT = 3.0
 
-# (host, port) → the addresses it resolves to, as text.
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-
 
 class UrlRejected(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(ErrorCode.URL_REJECTED, f"url was refused: {reason}", FIELD)
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
 
 
 def parse_url(url: str, *, allow_private: bool) -> SplitResult:
