@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar, get_type_hints
 
+import strawberry
 from graphql import FieldNode, OperationType
 
 from resolvers.auth import require_viewer
@@ -29,6 +30,19 @@ class Payload(Protocol):
 P = TypeVar("P", bound=Payload)
 Action = Callable[[Session, Viewer, Any], Awaitable[P]]
 Prepare = Callable[[Info, Any, Viewer], Awaitable[Any]]
+
+
+def idempotency_key_field() -> Any:
+    """An input's ``idempotencyKey`` with the short description. A fresh field per input type:
+    strawberry binds a field object to its class."""
+    return strawberry.field(
+        default=None, description="Same key and input within 24 h replays the first payload."
+    )
+
+
+def request_of(input: Any) -> dict[str, Any]:
+    """A mutation's input as data, without its idempotency key: what the request is."""
+    return {k: v for k, v in dump(input).items() if k != "idempotency_key"}
 
 
 def run_mutation(
@@ -96,7 +110,7 @@ async def _run(
     if key is None:
         return await _execute(db, viewer, payload, action, None, prepare)
     scope = idempotency.Scope(viewer.organization_id, viewer.livemode, key)
-    request = {k: v for k, v in dump(input).items() if k != "idempotency_key"}
+    request = request_of(input)
     try:
         stored = await idempotency.claim(
             db,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from models import payout_account as m
 from resolvers.context import Info
 from resolvers.errors import UserError
-from resolvers.mutations import run_mutation
+from resolvers.mutations import request_of, run_mutation
 from resolvers.payout_accounts.types import (
     BankAccountType,
     BusinessType,
@@ -20,7 +18,6 @@ from resolvers.payout_accounts.types import (
     bank_account_type,
     payout_account_type,
 )
-from resolvers.snapshot import dump
 from services.infra.database import Session
 from services.organizations.api_keys import Viewer
 from services.payout_accounts import bank_accounts
@@ -119,17 +116,11 @@ class TestSetPayoutAccountStatusPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _request(input: Any) -> dict[str, Any]:
-    data: dict[str, Any] = dump(input)
-    data.pop("idempotency_key", None)
-    return data
-
-
 async def _prepare_verification(
     info: Info, input: CompleteVerificationInput, viewer: Viewer
 ) -> payout_accounts.PreparedVerification:
     return await payout_accounts.prepare_verification(
-        info.context.services, viewer, _request(input), client_ip=_client_ip(info)
+        info.context.services, viewer, request_of(input), client_ip=_client_ip(info)
     )
 
 
@@ -143,7 +134,7 @@ def _client_ip(info: Info) -> str | None:
 async def _prepare_bank_account(
     info: Info, input: AddBankAccountInput, viewer: Viewer
 ) -> bank_accounts.PreparedBankAccount:
-    return await bank_accounts.prepare_add(info.context.services, viewer, _request(input))
+    return await bank_accounts.prepare_add(info.context.services, viewer, request_of(input))
 
 
 async def _request_status_change(

@@ -3,13 +3,11 @@ transaction, ``DomainError`` → ``userErrors`` with nothing changed)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
 from resolvers.context import Info
 from resolvers.errors import UserError
-from resolvers.mutations import run_mutation
+from resolvers.mutations import idempotency_key_field, run_mutation
 from resolvers.plans.types import Plan, PlanGroup
 from services.infra.database import Session
 from services.organizations.api_keys import Viewer
@@ -17,19 +15,12 @@ from services.plans import groups as plan_groups
 from services.plans import service as plans
 
 
-def _idempotency_key() -> Any:
-    # A fresh field per input type: strawberry binds a field object to its class.
-    return strawberry.field(
-        default=None, description="Same key and input within 24 h replays the first payload."
-    )
-
-
 @strawberry.input
 class CreatePlanInput:
     name: str
     code: str = strawberry.field(description="Unique per organization and mode; ^[a-z0-9_]+$.")
     currencies: list[str] = strawberry.field(description="ISO 4217 codes, at least one.")
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
@@ -37,7 +28,7 @@ class CreatePlanGroupInput:
     name: str
     description: str | None = None
     is_public: bool = False
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -48,13 +39,13 @@ class UpdatePlanGroupInput:
         default=None, description="An empty string clears the description; null keeps it."
     )
     is_public: bool | None = None
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class DeletePlanGroupInput:
     plan_group_id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
@@ -66,14 +57,14 @@ class AddPlanToGroupInput:
         description="Position (0 = first); the plans from there on shift down. Omitted or "
         "past the end appends. A plan already in this group moves there.",
     )
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class RemovePlanFromGroupInput:
     plan_group_id: strawberry.ID
     plan_id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
@@ -82,7 +73,7 @@ class ReorderPlansInGroupInput:
     plan_ids: list[strawberry.ID] = strawberry.field(
         description="Every plan of the group exactly once, in the new order."
     )
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.type

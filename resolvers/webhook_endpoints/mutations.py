@@ -9,25 +9,19 @@ replays (a replay shows ``secret: null``), so it is never stored in the clear an
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Self
 
 import strawberry
 
 from resolvers.context import Info
 from resolvers.errors import UserError
-from resolvers.mutations import run_mutation
+from resolvers.mutations import idempotency_key_field, run_mutation
 from resolvers.webhook_endpoints.types import WebhookDelivery, WebhookEndpoint
 from services.infra.database import Session
 from services.organizations.api_keys import Viewer
 from services.webhook_endpoints import service
 from services.webhook_endpoints.setup import WebhookEndpoints
 from services.webhook_endpoints.urls import check_url
-
-
-def _idempotency_key() -> Any:
-    return strawberry.field(
-        default=None, description="Same key and input within 24 h replays the first payload."
-    )
 
 
 def _setup(info: Info) -> WebhookEndpoints:
@@ -44,7 +38,7 @@ class CreateWebhookEndpointInput:
         default=None, description="Event types to send; omitted or empty means every type."
     )
     description: str | None = None
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -59,31 +53,31 @@ class UpdateWebhookEndpointInput:
         default=None,
         description="true re-enables (from the next event on; nothing missed is replayed).",
     )
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class RotateWebhookEndpointSecretInput:
     id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class DeleteWebhookEndpointInput:
     id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class SendTestWebhookInput:
     endpoint_id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.input
 class RedeliverWebhookInput:
     delivery_id: strawberry.ID
-    idempotency_key: str | None = _idempotency_key()
+    idempotency_key: str | None = idempotency_key_field()
 
 
 @strawberry.type
@@ -100,6 +94,13 @@ class SecretPayload:
     )
     def secret(self) -> str | None:
         return self.revealed_secret
+
+    @classmethod
+    def showing(cls, created: service.CreatedEndpoint) -> Self:
+        """The payload of an endpoint with its new secret (kept out of the stored payload)."""
+        payload = cls(webhook_endpoint=WebhookEndpoint.from_row(created.endpoint))
+        payload.revealed_secret = created.secret
+        return payload
 
 
 @strawberry.type
@@ -171,11 +172,7 @@ class WebhookEndpointMutation:
             events=input.events,
             description=input.description,
         )
-        payload = CreateWebhookEndpointPayload(
-            webhook_endpoint=WebhookEndpoint.from_row(created.endpoint)
-        )
-        payload.revealed_secret = created.secret
-        return payload
+        return CreateWebhookEndpointPayload.showing(created)
 
     @strawberry.mutation(description="Change an endpoint; enabled: true re-enables it.")
     @run_mutation(prepare=_checked_url)
@@ -213,11 +210,7 @@ class WebhookEndpointMutation:
         rotated = await service.rotate_secret(
             session, viewer, setup.box, setup.policy, str(input.id)
         )
-        payload = RotateWebhookEndpointSecretPayload(
-            webhook_endpoint=WebhookEndpoint.from_row(rotated.endpoint)
-        )
-        payload.revealed_secret = rotated.secret
-        return payload
+        return RotateWebhookEndpointSecretPayload.showing(rotated)
 
     @strawberry.mutation(description="Delete an endpoint with its delivery history.")
     @run_mutation
