@@ -25,7 +25,7 @@ from api.graphql_view import PayoutsGraphQL
 from api.jobs import start_payout_jobs
 from api.lean_pool import LeanPool
 from api.logging import configure_logging
-from api.loop_lag import start_loop_lag_monitor
+from api.loop_lag import GC_THRESHOLDS, start_loop_lag_monitor
 from api.metrics import RequestObserver, metrics_endpoint
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.migrations import head_revision
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Everything built so far lives for the whole process: keep it out of GC passes.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:

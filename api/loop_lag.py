@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from api.app import AppState
@@ -46,6 +48,47 @@ EVENT_LOOP_BUSY_MAX = Gauge(
 )
 
 
+GC_PAUSE = Histogram(
+    "payouts_gc_pause_seconds",
+    "How long each garbage collection held the event loop's thread, by generation",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+GC_COLLECTED = Counter(
+    "payouts_gc_collected_objects",
+    "Objects the garbage collector freed on the event loop's thread, by generation",
+    ["generation"],
+)
+# The generation thresholds set once the app is built (``gc.set_threshold``). Python's default
+# (700, 10, 10) ran a full collection every few seconds under bench.fuzz_hostile: the parse and
+# validation caches hold a few hundred thousand AST objects, and each full pass over them held
+# the loop 0.3-0.6 s of CPU (2 cores, load 10). Young generations collected less often let
+# request temporaries die by reference counting before they are promoted, so the full pass
+# comes far less often: over 60 s of that fuzz, no full pass and the longest hold 77 ms instead
+# of 390-620 ms. A full pass, when it comes, costs what it did: payouts_gc_pause_seconds shows it.
+GC_THRESHOLDS = (3000, 10, 100)
+
+
+class GcPauseObserver:
+    """Times every collection on one thread (the loop's), through ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self._thread = threading.get_ident()
+        self._started = 0.0
+        self._pauses = [GC_PAUSE.labels(str(g)) for g in range(3)]
+        self._collected = [GC_COLLECTED.labels(str(g)) for g in range(3)]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        self._pauses[generation].observe(time.perf_counter() - self._started)
+        self._collected[generation].inc(info["collected"])
+
+
 class LoopLagMonitor:
     def __init__(self, interval: float = INTERVAL_SECONDS) -> None:
         self.interval = interval
@@ -71,8 +114,12 @@ class LoopLagMonitor:
 async def start_loop_lag_monitor(state: AppState) -> Callable[[], Awaitable[None]]:
     del state
     task = asyncio.create_task(LoopLagMonitor().run(), name="loop-lag-monitor")
+    gc_observer = GcPauseObserver()
+    gc.callbacks.append(gc_observer)
 
     async def stop() -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(gc_observer)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

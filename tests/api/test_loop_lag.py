@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
+from pathlib import Path
+from typing import Any
 
-from api.loop_lag import EVENT_LOOP_BUSY_MAX, EVENT_LOOP_LAG_MAX, LoopLagMonitor
+from api.loop_lag import (
+    EVENT_LOOP_BUSY_MAX,
+    EVENT_LOOP_LAG_MAX,
+    GC_COLLECTED,
+    GC_PAUSE,
+    GC_THRESHOLDS,
+    GcPauseObserver,
+    LoopLagMonitor,
+)
 
 
 async def test_a_blocking_call_shows_as_lag() -> None:
@@ -26,3 +37,46 @@ async def test_a_blocking_call_shows_as_lag() -> None:
     assert EVENT_LOOP_LAG_MAX._value.get() >= 0.1
     assert monitor.busiest >= 0.1
     assert EVENT_LOOP_BUSY_MAX._value.get() >= 0.1
+
+
+def test_every_collection_is_timed_by_generation() -> None:
+    observer = GcPauseObserver()
+    before = GC_PAUSE.labels("2")._sum.get()
+    count_before = _count(GC_PAUSE.labels("2"))
+    gc.callbacks.append(observer)
+    try:
+        garbage: list[object] = []
+        for _ in range(2_000):
+            cycle: list[object] = []
+            cycle.append(cycle)  # freed only by the collector
+            garbage.append(cycle)
+        del garbage
+        gc.collect(2)
+    finally:
+        gc.callbacks.remove(observer)
+    assert _count(GC_PAUSE.labels("2")) >= count_before + 1
+    assert GC_PAUSE.labels("2")._sum.get() > before
+    assert GC_COLLECTED.labels("2")._value.get() >= 2_000
+
+
+def test_the_app_collects_young_generations_less_often_once_built(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    default = gc.get_threshold()
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}"))
+    try:
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_threshold() == GC_THRESHOLDS
+            metrics = client.get("/metrics").text
+        assert "payouts_gc_pause_seconds_bucket" in metrics
+    finally:
+        gc.set_threshold(*default)
+        gc.unfreeze()
+
+
+def _count(histogram: Any) -> float:
+    return float(sum(bucket.get() for bucket in histogram._buckets))
