@@ -1,6 +1,6 @@
 """The network guard for endpoint URLs (the same rules as the identity-document download).
 
-``https`` only, a host, no credentials, and only public addresses (``services.netguard``): a
+``https`` only, a host, no credentials, and only public addresses (``services.infra.netguard``): a
 literal address is checked at once, a name is resolved and every address it gives must be
 public. The check runs when an endpoint is saved and again on every connection, against the
 address actually connected to (``transport``), so a name that later points inward is refused at
