@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models import Event
+from models.event import CLIENT_SESSIONS_REVOKED
 from services.client_sessions.tokens import ClientSession
 from services.infra.events import PublishedEvent, record_event
 
 log = logging.getLogger(__name__)
 
-REVOKED_EVENT = "client_sessions.revoked"
+REVOKED_EVENT = CLIENT_SESSIONS_REVOKED
 OBJECT_TYPE = "organization"
 
 
