@@ -189,29 +189,26 @@ class FastPath:
                 viewer=viewer,
                 idempotency_key_header=request.headers.get("idempotency-key"),
             )
-            outcome: Any = execute(
-                self.graphql_schema,
-                accepted.document,
-                root_value=None,
-                variable_values=variables,
-                operation_name=accepted.operation_name,
-                context_value=context,
-                is_awaitable=optimized_is_awaitable,
-                executor_class=PayoutsExecutionContext,
-                operation_extensions=extensions,
-            )
-            result = await outcome if optimized_is_awaitable(outcome) else outcome
+            try:
+                result = await self._execute(accepted, context, variables, extensions)
+            except Exception as failure:  # as strawberry answers it: shaped (INTERNAL)
+                coerced = (
+                    failure
+                    if isinstance(failure, GraphQLError)
+                    else GraphQLError(str(failure), original_error=failure)
+                )
+                result = ExecutionResult(data=None, errors=[coerced])
 
-        errors = [shape_error(error, request_id) for error in result.errors or ()]
+        errors = [shape_error(raw, request_id) for raw in result.errors or ()]
         kind, name = operation_label(accepted.operation)
         _graphql_requests(kind, name).inc()
         _graphql_latency(kind, name).observe(time.perf_counter() - started)
-        for error in errors:
-            _graphql_errors(top_level_code(error)).inc()
+        for shaped in errors:
+            _graphql_errors(top_level_code(shaped)).inc()
 
         body: dict[str, Any] = {"data": result.data}
         if errors:
-            body["errors"] = [error.formatted for error in errors]
+            body["errors"] = [shaped.formatted for shaped in errors]
         body["extensions"] = {"cost": cost_report(cost, self.max_cost, decision)}
         if media_type == GRAPHQL_RESPONSE_JSON and not execution_started(result.data, errors):
             body.pop("data", None)
@@ -224,6 +221,28 @@ class FastPath:
         if sub_response.background:
             response.background = sub_response.background
         return response
+
+    async def _execute(
+        self,
+        accepted: Accepted,
+        context: Context,
+        variables: dict[str, Any] | None,
+        extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        outcome: Any = execute(
+            self.graphql_schema,
+            accepted.document,
+            root_value=None,
+            variable_values=variables,
+            operation_name=accepted.operation_name,
+            context_value=context,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # as strawberry passes it
+            executor_class=PayoutsExecutionContext,
+            operation_extensions=extensions,
+        )
+        return cast(
+            "ExecutionResult", await outcome if optimized_is_awaitable(outcome) else outcome
+        )
 
 
 def _label_log_context(request_id: str, viewer: Viewer, accepted: Accepted) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -59,6 +60,12 @@ def _request(body: dict[str, Any], headers: dict[str, str]) -> Request:
         "state": {"request_id": "req_fastpathtest0001"},
     }
     return Request(scope, receive=receive)
+
+
+def _sample(text: str) -> float:
+    name, _, labels = text.partition("{")
+    pairs = dict(part.split("=") for part in labels.rstrip("}").split(","))
+    return REGISTRY.get_sample_value(name, {k: v.strip('"') for k, v in pairs.items()}) or 0.0
 
 
 def _shown(response: Response) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
@@ -131,8 +138,11 @@ async def test_a_token_naming_a_trusted_document(app: Starlette, org: TestOrg) -
     view = _view(app)
     token = await _token(app, org.test_key, ["PAYOUTS_READ"])
     headers = {"authorization": f"Bearer {token}"}
+    counted = 'payouts_graphql_operations_total{operation="viewer",operation_type="query"}'
+    before = _sample(counted)
     fast, full = await _both(view, {"documentId": document_id(VIEWER)}, headers)
     assert fast is not None
+    assert _sample(counted) == before + 2  # both paths count the operation
     assert _shown(fast) == _shown(full)
     assert orjson.loads(bytes(fast.body))["data"] == {"viewer": {"livemode": False}}
     # The mode still requires a document id from a token: the full path refuses it.
@@ -157,7 +167,7 @@ async def test_out_of_scope_and_unknown_requests_stay_on_the_full_path(
         assert b"FORBIDDEN" in bytes(refused.body)
     key = {"x-api-key": org.test_key}
     assert await fast_path.serve(_request({"query": VIEWER}, {"x-api-key": "ck_test_nope"})) is None
-    for body in (
+    refused_bodies: list[dict[str, object]] = [
         {"query": "{ viewer { nope } }"},
         {
             "query": "mutation { createClientSession(input: {scopes: [PAYOUTS_READ]}) "
@@ -166,9 +176,10 @@ async def test_out_of_scope_and_unknown_requests_stay_on_the_full_path(
         {"query": VIEWER, "variables": {"x": "a\x00b"}},
         {"query": VIEWER, "unknown": 1},
         {"documentId": "0" * 64},
-    ):
-        await view.run(_request(body, key))
-        assert await fast_path.serve(_request(body, key)) is None, body
+    ]
+    for refused_body in refused_bodies:
+        await view.run(_request(refused_body, key))
+        assert await fast_path.serve(_request(refused_body, key)) is None, refused_body
 
 
 async def test_rate_limit_refusal_matches(database_url: str, org: TestOrg) -> None:
