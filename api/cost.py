@@ -298,16 +298,12 @@ class QueryCost(SchemaExtension):
         self.decision = decision = await limiter.take(f"key:{viewer.api_key_id}", cost)
         if decision.allowed:
             return None
-        retry_after = max(1, math.ceil(decision.retry_after))
+        error, retry_after = rate_limited(cost, decision)
         response = getattr(app_context, "response", None)
         if isinstance(response, Response):  # plain HTTP (a WebSocket has no status to set)
             response.status_code = 429
             response.headers["Retry-After"] = str(retry_after)
-        return GraphQLError(
-            f"Rate limit exceeded: this query costs {cost}, "
-            f"{math.floor(decision.remaining)} available. Retry after {retry_after} s.",
-            extensions={"code": "RATE_LIMITED", "cost": cost, "retryAfter": retry_after},
-        )
+        return error
 
     def get_results(self) -> dict[str, Any]:
         if self.cost is None:  # no document (refused before parsing) or nothing executed
@@ -315,14 +311,27 @@ class QueryCost(SchemaExtension):
         # A subscription is charged once, when it starts: its events carry no cost figures.
         if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
             return {}
-        report: dict[str, Any] = {
-            "requestedQueryCost": self.cost,
-            "maximumAvailable": self.max_cost,
+        return {"cost": cost_report(self.cost, self.max_cost, self.decision)}
+
+
+def rate_limited(cost: int, decision: Decision) -> tuple[GraphQLError, int]:
+    """The refusal of an operation its caller's bucket cannot pay for, and its Retry-After."""
+    retry_after = max(1, math.ceil(decision.retry_after))
+    error = GraphQLError(
+        f"Rate limit exceeded: this query costs {cost}, "
+        f"{math.floor(decision.remaining)} available. Retry after {retry_after} s.",
+        extensions={"code": "RATE_LIMITED", "cost": cost, "retryAfter": retry_after},
+    )
+    return error, retry_after
+
+
+def cost_report(cost: int, max_cost: int, decision: Decision | None) -> dict[str, Any]:
+    """``extensions.cost`` of a response."""
+    report: dict[str, Any] = {"requestedQueryCost": cost, "maximumAvailable": max_cost}
+    if decision is not None:
+        report["throttleStatus"] = {
+            "maximumAvailable": decision.capacity,
+            "currentlyAvailable": math.floor(decision.remaining),
+            "restoreRate": decision.refill_per_second,
         }
-        if self.decision is not None:
-            report["throttleStatus"] = {
-                "maximumAvailable": self.decision.capacity,
-                "currentlyAvailable": math.floor(self.decision.remaining),
-                "restoreRate": self.decision.refill_per_second,
-            }
-        return {"cost": report}
+    return report

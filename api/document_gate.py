@@ -17,6 +17,8 @@ from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.validation_cache import _get_validate_cache
 
+from api.accepted_operations import AcceptedOperations
+from api.client_scopes import viewer_scopes
 from api.document_bounds import Bounds, measure
 from api.extensions import DocumentMemo
 from resolvers.errors import unauthenticated
@@ -62,10 +64,12 @@ class GatedValidation(SchemaExtension):
         limits: DocumentLimits,
         maxsize: int = 512,
         trusted: Callable[[DocumentNode], bool] | None = None,
+        accepted: AcceptedOperations | None = None,
     ) -> None:
         self.limits = limits
         self.validate = _get_validate_cache(maxsize)  # strawberry's own, shared per maxsize
         self.trusted = trusted
+        self.accepted = accepted
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -87,6 +91,16 @@ class GatedValidation(SchemaExtension):
                 [error]
                 if error is not None
                 else self.validate(context.schema._schema, document, context.validation_rules)
+            )
+        if (
+            self.accepted is not None
+            and context.pre_execution_errors == []
+            and document is not None
+            and _has_viewer(context)
+        ):
+            # The last check before execution: every earlier one passed too.
+            self.accepted.record(
+                document, context._provided_operation_name, viewer_scopes(context.context)
             )
         yield
 

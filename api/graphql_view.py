@@ -28,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import Authenticator, key_from_connection_params, key_from_headers
 from api.client_errors import client_error, dependency_down
 from api.errors import shape_error
+from api.fast_path import VIEWER_STATE, FastPath
 from api.graphiql import render_page
 from api.graphql_http import (
     APPLICATION_JSON,
@@ -40,6 +41,7 @@ from api.graphql_http import (
 from api.middleware import BodyRefused, request_id_of
 from api.outage import RETRY_AFTER_SECONDS, is_database_unavailable
 from api.request_json import JsonTooDeep, decode_json
+from api.schema import PayoutsSchema
 from api.settings import Settings
 from api.trusted_documents import DOCUMENT_ID_KEY
 from api.ws_protocol import close_reason
@@ -100,6 +102,11 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         self.services = services
         self.max_json_depth = settings.max_json_depth
         self.open_connections = OpenConnections(db, settings.ws_revocation_check_seconds)
+        self.fast_path = (
+            FastPath(schema=schema, authenticate=authenticator, db=db, services=services)
+            if isinstance(schema, PayoutsSchema) and hasattr(schema, "accepted_operations")
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -109,7 +116,10 @@ class PayoutsGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         try:
-            response = await self.run(request)
+            fast = self.fast_path
+            response = None if fast is None else await fast.serve(request)
+            if response is None:
+                response = await self.run(request)
         except HTTPException as error:
             client_error("graphql-request", error.reason, status=error.status_code)
             response = error_response(
@@ -187,7 +197,12 @@ class PayoutsGraphQL(GraphQL[Context, None]):
         )
         if isinstance(request, WebSocket):
             return context  # authenticated by on_ws_connect from connection_init
-        context.viewer = await self.authenticate(key_from_headers(request.headers))
+        authenticated = request.scope.get("state", {}).get(VIEWER_STATE)
+        context.viewer = (
+            authenticated[0]
+            if authenticated is not None
+            else await self.authenticate(key_from_headers(request.headers))
+        )
         context.idempotency_key_header = request.headers.get("idempotency-key")
         return context
 

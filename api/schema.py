@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.accepted_operations import AcceptedOperations
 from api.client_scopes import ScopeGate
 from api.cost import QueryCost
 from api.document_checks import DocumentPrecheck
@@ -61,6 +62,11 @@ SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 
 
 class PayoutsSchema(strawberry.Schema):
+    # Filled by ``build_schema``: what the HTTP fast path (``api/fast_path.py``) reads.
+    accepted_operations: AcceptedOperations
+    trusted_documents: TrustedDocuments
+    settings: Settings
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -75,13 +81,14 @@ def build_schema(
     settings = settings or Settings()
     if trusted_documents is None:
         trusted_documents = TrustedDocuments()
+    accepted = AcceptedOperations()
     schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
             merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
         ),
-        extensions=_extensions(settings, trusted_documents),
+        extensions=_extensions(settings, trusted_documents, accepted),
         execution_context_class=PayoutsExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
@@ -89,11 +96,14 @@ def build_schema(
         ),
     )
     describe_schema(schema._schema)
+    schema.accepted_operations = accepted
+    schema.trusted_documents = trusted_documents
+    schema.settings = settings
     return schema
 
 
 def _extensions(
-    settings: Settings, trusted_documents: TrustedDocuments
+    settings: Settings, trusted_documents: TrustedDocuments, accepted: AcceptedOperations
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     factory: Any = functools.partial
     extensions: list[Any] = [
@@ -109,6 +119,7 @@ def _extensions(
             document_limits(settings),
             settings.validation_cache_size,
             trusted_documents.is_trusted,
+            accepted,
         ),
         OperationObserver,
         factory(

@@ -240,32 +240,53 @@ class TrustedDocumentGate(SchemaExtension):
 
     def _resolve(self, context: Any, reference: object) -> GraphQLError | None:
         viewer = getattr(context.context, "viewer", None)
-        if reference is None:
-            if self.documents.requires_id(viewer):
-                return _error(
+        refusal, query, document = resolve_document(
+            self.documents, viewer, context.query, reference
+        )
+        if refusal is None:
+            context.query = query
+            if document is not None:
+                context.graphql_document = document
+        return refusal
+
+
+def resolve_document(
+    documents: TrustedDocuments, viewer: object, query: str | None, reference: object
+) -> tuple[GraphQLError | None, str | None, DocumentNode | None]:
+    """(refusal, query, trusted document) for a request naming ``reference`` (or none) and
+    sending ``query``; the document is None when the query text is not a trusted one."""
+    if reference is None:
+        if documents.requires_id(viewer):
+            return (
+                _error(
                     "This client must name a trusted document (documentId) instead of "
                     "sending a query.",
                     "PERSISTED_QUERY_ID_REQUIRED",
-                )
-            if context.query:
-                trusted = self.documents.by_text.get(context.query)
-                if trusted is not None:
-                    context.graphql_document = trusted.document
-            return None
-        if not isinstance(reference, str):
-            return _error(
+                ),
+                query,
+                None,
+            )
+        trusted = documents.by_text.get(query) if query else None
+        return None, query, None if trusted is None else trusted.document
+    if not isinstance(reference, str):
+        return (
+            _error(
                 "Name a trusted document with a string: documentId or "
                 "extensions.persistedQuery.sha256Hash.",
                 "BAD_USER_INPUT",
-            )
-        trusted = self.documents.find(reference)
-        if trusted is None:
-            return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
-        if context.query and context.query != trusted.text:
-            return _error(
-                "The query sent does not match the trusted document it names.",
-                "BAD_USER_INPUT",
-            )
-        context.query = trusted.text
-        context.graphql_document = trusted.document
-        return None
+            ),
+            query,
+            None,
+        )
+    trusted = documents.find(reference)
+    if trusted is None:
+        return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"), query, None
+    if query and query != trusted.text:
+        return (
+            _error(
+                "The query sent does not match the trusted document it names.", "BAD_USER_INPUT"
+            ),
+            query,
+            None,
+        )
+    return None, trusted.text, trusted.document

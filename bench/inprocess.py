@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import hashlib
+import json
 import os
 import pstats
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +38,10 @@ QUERIES = {
     "{ payout { id status amount createdAt } userErrors { code message field } } }",
 }
 PAGE_PAYOUTS = 10_000
+MINT = (
+    "mutation ($input: CreateClientSessionInput!) "
+    "{ createClientSession(input: $input) { clientSession { token } } }"
+)
 
 Message = dict[str, Any]
 
@@ -99,7 +106,31 @@ async def _lifespan(app: Any) -> tuple[Callable[[], Awaitable[None]], asyncio.Ta
     return stop, task
 
 
-async def measure(query: str, requests: int, rounds: int, profile: str | None) -> None:
+async def _session_token(app: Any, key: str) -> str:
+    body = orjson.dumps(
+        {
+            "query": MINT,
+            "variables": {
+                "input": {"scopes": ["PAYOUTS_READ", "PAYOUTS_WRITE"], "expiresInSeconds": 3600}
+            },
+        }
+    )
+    headers = [(b"content-type", b"application/json"), (b"x-api-key", key.encode())]
+    status, answer = await _call(app, body, headers)
+    token = orjson.loads(answer)["data"]["createClientSession"]["clientSession"]["token"]
+    return str(token)
+
+
+async def measure(
+    query: str, requests: int, rounds: int, profile: str | None, credential: str = "key"
+) -> None:
+    """``credential``: ``key`` sends the query text with the API key; ``session`` sends a
+    client-session token and the query's ``documentId`` (a trusted document, issue 19)."""
+    manifest_dir = tempfile.TemporaryDirectory()
+    document_id = hashlib.sha256(query.encode()).hexdigest()
+    manifest = os.path.join(manifest_dir.name, "persisted-documents.json")
+    with open(manifest, "w") as file:
+        json.dump({document_id: query}, file)
     async with throwaway_database() as db:
         await asyncio.to_thread(migrations.upgrade, db.url)
         (org,) = await seed.organizations(db.url, 1, name="In-process")
@@ -118,19 +149,27 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
                 "PAYOUTS_GRAPHIQL": "false",
                 "PAYOUTS_RATE_LIMIT_BUCKET_SIZE": str(10**12),
                 "PAYOUTS_RATE_LIMIT_REFILL_PER_SECOND": str(10**12),
+                "PAYOUTS_CLIENT_SESSION_SECRET": "bench-" + "s" * 40,
+                "PAYOUTS_TRUSTED_DOCUMENTS": manifest,
             }
         )
         from api.app import create_app
 
         app = create_app()
         stop, _task = await _lifespan(app)
-        body = orjson.dumps({"query": query})
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"x-api-key", org.test_key.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
         try:
+            if credential == "session":
+                token = await _session_token(app, org.test_key)
+                body = orjson.dumps({"documentId": document_id})
+                auth = (b"authorization", b"Bearer " + token.encode())
+            else:
+                body = orjson.dumps({"query": query})
+                auth = (b"x-api-key", org.test_key.encode())
+            headers = [
+                (b"content-type", b"application/json"),
+                auth,
+                (b"content-length", str(len(body)).encode()),
+            ]
             status, answer = await _call(app, body, headers)
             if status != 200 or b'"errors"' in answer or b'"code"' in answer:
                 raise SystemExit(f"unexpected answer {status}: {answer[:300]!r}")
@@ -148,7 +187,7 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
                 if profiler:
                     profiler.disable()
             print(
-                f"{query!r}: CPU µs/request median {statistics.median(per_round):.0f} "
+                f"{query!r} ({credential}): CPU µs/request median {statistics.median(per_round):.0f} "
                 f"(rounds: {', '.join(f'{v:.0f}' for v in per_round)})"
             )
             if profiler and profile:
@@ -156,6 +195,7 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
         finally:
             await stop()
+            manifest_dir.cleanup()
 
 
 def main() -> None:
@@ -164,6 +204,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", default=None, help="write a cProfile here")
+    parser.add_argument(
+        "--credential",
+        choices=("key", "session"),
+        default="key",
+        help="key: the query text with an API key; session: a client-session token and the "
+        "query's documentId (trusted document)",
+    )
     args = parser.parse_args()
     query = QUERIES.get(args.query, args.query)
     try:
@@ -172,7 +219,7 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(measure(query, args.requests, args.rounds, args.profile))
+    asyncio.run(measure(query, args.requests, args.rounds, args.profile, args.credential))
 
 
 if __name__ == "__main__":
