@@ -116,6 +116,7 @@ async def measure(query: str, requests: int, rounds: int, profile: str | None) -
                 "PAYOUTS_LOG_LEVEL": "WARNING",
                 "PAYOUTS_DEMO_ORG_ON_START": "false",
                 "PAYOUTS_GRAPHIQL": "false",
+                "PAYOUTS_CLIENT_SESSION_SECRET": "bench-client-session-secret-0123456789abcdef",
                 "PAYOUTS_RATE_LIMIT_BUCKET_SIZE": str(10**12),
                 "PAYOUTS_RATE_LIMIT_REFILL_PER_SECOND": str(10**12),
             }
