@@ -37,8 +37,31 @@ def schedule_webhook(
     created: datetime | None = None,
 ) -> SandboxWebhookDelivery:
     """Queue one event (in the sandbox's own transaction)."""
+    row = SandboxWebhookDelivery(
+        **webhook_values(
+            event_type=event_type,
+            livemode=livemode,
+            obj=obj,
+            delay_seconds=delay_seconds,
+            created=created,
+        )
+    )
+    session.add(row)
+    return row
+
+
+def webhook_values(
+    *,
+    event_type: str,
+    livemode: bool,
+    obj: dict[str, Any],
+    delay_seconds: float,
+    created: datetime | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one queued event (id, event id, type, object id, payload, deliver_at)."""
     created = created or utcnow()
-    event_id = new_id("sbevt")
+    event_id = event_id or new_id("sbevt")
     payload = {
         "id": event_id,
         "type": event_type,
@@ -46,15 +69,14 @@ def schedule_webhook(
         "livemode": livemode,
         "data": {"object": obj},
     }
-    row = SandboxWebhookDelivery(
-        event_id=event_id,
-        event_type=event_type,
-        object_id=str(obj["id"]),
-        payload=json.dumps(payload, separators=(",", ":")),
-        deliver_at=created + timedelta(seconds=delay_seconds),
-    )
-    session.add(row)
-    return row
+    return {
+        "id": new_id("sbwh"),
+        "event_id": event_id,
+        "event_type": event_type,
+        "object_id": str(obj["id"]),
+        "payload": json.dumps(payload, separators=(",", ":")),
+        "deliver_at": created + timedelta(seconds=delay_seconds),
+    }
 
 
 async def cancel_scheduled(session: AsyncSession, object_id: str) -> int:
@@ -91,6 +113,13 @@ class WebhookDeliverer:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def wake_in(self, seconds: float) -> None:
+        """Wake the deliverer when something scheduled now falls due (the poll is the backstop)."""
+        if seconds <= 0:
+            self._wake.set()
+        else:
+            asyncio.get_running_loop().call_later(seconds, self._wake.set)
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=self.config.request_timeout_seconds)
@@ -147,26 +176,41 @@ class WebhookDeliverer:
     async def _claim(self) -> list[tuple[str, str]]:
         now = utcnow()
         table = SandboxWebhookDelivery
-        async with self.db.transaction() as session:
-            stmt = (
-                sa.select(col(table.id), col(table.payload))
-                .where(
-                    col(table.delivered_at).is_(None),
-                    col(table.canceled_at).is_(None),
-                    col(table.deliver_at) <= now,
-                    sa.or_(col(table.lease_until).is_(None), col(table.lease_until) < now),
-                )
-                .order_by(col(table.deliver_at), col(table.id))
-                .limit(BATCH)
+        lease_until = now + timedelta(seconds=self.config.delivery_lease_seconds)
+        due = (
+            sa.select(col(table.id))
+            .where(
+                col(table.delivered_at).is_(None),
+                col(table.canceled_at).is_(None),
+                col(table.deliver_at) <= now,
+                sa.or_(col(table.lease_until).is_(None), col(table.lease_until) < now),
             )
+            .order_by(col(table.deliver_at), col(table.id))
+            .limit(BATCH)
+        )
+        async with self.db.transaction() as session:
             if self.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
+                # One round trip: the due rows are locked (SKIP LOCKED) and leased by the update.
+                connection = await session.connection()
+                claim = (
+                    sa.update(table)
+                    .where(
+                        col(table.id).in_(due.with_for_update(skip_locked=True).scalar_subquery())
+                    )
+                    .values(lease_until=lease_until)
+                    .returning(col(table.id), col(table.payload), col(table.deliver_at))
+                )
+                claimed = sorted(
+                    (await connection.execute(claim)).all(), key=lambda r: (r[2], r[0])
+                )
+                return [(str(r[0]), str(r[1])) for r in claimed]
+            stmt = due.add_columns(col(table.payload))
             rows = [(str(r[0]), str(r[1])) for r in (await session.execute(stmt)).all()]
             if rows:
                 await session.execute(
                     sa.update(table)
                     .where(col(table.id).in_([r[0] for r in rows]))
-                    .values(lease_until=now + timedelta(seconds=self.config.delivery_lease_seconds))
+                    .values(lease_until=lease_until)
                 )
         return rows
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.base import utcnow
+from models.base import new_id, utcnow
 from models.sandbox import (
     SandboxAccount,
     SandboxExternalAccount,
@@ -20,8 +20,14 @@ from models.sandbox import (
     SandboxWebhookDelivery,
 )
 from providers.base import ProviderError, Transfer, TransferRequest
+from providers.sandbox import transfer_statement as statement
 from providers.sandbox.config import SandboxConfig
-from providers.sandbox.outbox import WebhookDeliverer, cancel_scheduled, schedule_webhook
+from providers.sandbox.outbox import (
+    WebhookDeliverer,
+    cancel_scheduled,
+    schedule_webhook,
+    webhook_values,
+)
 
 EVENT_TYPE = "transfer.updated"
 FAILURE_MESSAGES = {
@@ -41,16 +47,23 @@ class SandboxTransfers:
             raise ProviderError("sandbox is refusing transfers (simulated outage)")
         try:
             async with self.db.transaction() as session:
-                transfer = await self._create(session, request)
+                if self.deliverer.is_postgres:
+                    created = await self._create_in_one_statement(session, request)
+                else:
+                    transfer = await self._create(session, request)
+                    created = Transfer(id=transfer.id, status=transfer.status)
         except IntegrityError:
             # A concurrent call with the same idempotency key committed first.
             async with self.db.transaction() as session:
                 found = await _by_key(session, request.idempotency_key)
             if found is None:
                 raise ProviderError("sandbox could not create the transfer") from None
-            transfer = found
-        self.deliverer.wake()
-        return Transfer(id=transfer.id, status=transfer.status)
+            created = Transfer(id=found.id, status=found.status)
+        # Nothing is due before the delay: waking the deliverer now would only cost a claim.
+        delay = self.config.delay_seconds
+        self.deliverer.wake_in(delay)
+        self.deliverer.wake_in(2 * delay)
+        return created
 
     async def find_transfer(self, idempotency_key: str) -> Transfer | None:
         # Lookups keep working while creation is refused (refuse_transfers), as at real
@@ -106,6 +119,62 @@ class SandboxTransfers:
         self.deliverer.wake()
         return True
 
+    async def _create_in_one_statement(
+        self, session: AsyncSession, request: TransferRequest
+    ) -> Transfer:
+        transfer_id = new_id("sbtr")
+        now = utcnow()
+        delay = self.config.delay_seconds
+        obj = {
+            "id": transfer_id,
+            "object": "transfer",
+            "status": "in_transit",
+            "amount": request.amount,
+            "currency": request.currency,
+            "destination": request.external_account_id,
+        }
+        first = webhook_values(
+            event_type=EVENT_TYPE,
+            livemode=request.livemode,
+            obj=obj,
+            delay_seconds=delay,
+            created=now,
+        )
+        final_created = now + timedelta(seconds=delay)
+        paid = webhook_values(
+            event_type=EVENT_TYPE,
+            livemode=request.livemode,
+            obj={**obj, "status": "paid"},
+            delay_seconds=delay,
+            created=final_created,
+        )
+        failed = webhook_values(
+            event_type=EVENT_TYPE,
+            livemode=request.livemode,
+            obj=_failed(obj),
+            delay_seconds=delay,
+            created=final_created,
+            event_id=paid["event_id"],
+        )
+        found = await statement.create_transfer(
+            session,
+            transfer_id=transfer_id,
+            key=request.idempotency_key,
+            livemode=request.livemode,
+            account_id=request.account_id,
+            external_account_id=request.external_account_id,
+            amount=request.amount,
+            currency=request.currency,
+            event_type=EVENT_TYPE,
+            first=_webhook(first),
+            paid=_webhook(paid),
+            failed_payload=failed["payload"],
+            now=now,
+        )
+        if found is None:
+            raise ProviderError("unknown sandbox account or external account")
+        return Transfer(id=found[0], status=found[1])
+
     async def _create(self, session: AsyncSession, request: TransferRequest) -> SandboxTransfer:
         existing = await _by_key(session, request.idempotency_key)
         if existing is not None:
@@ -144,8 +213,7 @@ class SandboxTransfers:
         )
         final = {**_object(transfer), "status": "paid"}
         if fails:
-            final.update(status="failed", failure_code="account_closed")
-            final["failure_message"] = FAILURE_MESSAGES["account_closed"]
+            final = _failed(final)
         schedule_webhook(
             session,
             event_type=EVENT_TYPE,
@@ -154,6 +222,24 @@ class SandboxTransfers:
             delay_seconds=delay,
             created=now + timedelta(seconds=delay),
         )
+
+
+def _failed(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **obj,
+        "status": "failed",
+        "failure_code": "account_closed",
+        "failure_message": FAILURE_MESSAGES["account_closed"],
+    }
+
+
+def _webhook(values: dict[str, Any]) -> statement.Webhook:
+    return statement.Webhook(
+        id=values["id"],
+        event_id=values["event_id"],
+        payload=values["payload"],
+        deliver_at=values["deliver_at"],
+    )
 
 
 def _object(transfer: SandboxTransfer) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models import ProviderEvent, RejectedProviderEvent
-from models.base import utcnow
+from models.base import new_id, utcnow
 from providers.base import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,10 @@ class IngestResult:
 
 
 async def ingest(session: AsyncSession, provider: str, event: WebhookEvent) -> IngestResult:
-    """Store ``event`` unless already stored, then apply it. A concurrent duplicate insert
-    raises IntegrityError at flush: the caller answers 2xx and changes nothing."""
+    """Store ``event`` unless already stored, then apply it. On SQLite a concurrent duplicate
+    insert raises IntegrityError at flush: the caller answers 2xx and changes nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        return await _ingest_with_statements(session, provider, event)
     existing = (
         await session.execute(
             sa.select(col(ProviderEvent.id)).where(
@@ -68,6 +70,54 @@ async def ingest(session: AsyncSession, provider: str, event: WebhookEvent) -> I
     session.add(row)
     await session.flush()
     return IngestResult(duplicate=False, applied=await _apply(session, row, event))
+
+
+# The insert is the duplicate check: a stored event (or one a concurrent transaction is storing
+# and then commits) returns no row, so nothing is applied twice.
+_STORE = sa.text(
+    """
+INSERT INTO provider_events (id, provider, event_id, type, livemode, object_kind, object_id,
+  data, occurred_at, received_at, applied_at)
+VALUES (:id, :provider, :event_id, :type, :livemode, :object_kind, :object_id, :data,
+  :occurred_at, :received_at, NULL)
+ON CONFLICT (provider, event_id) DO NOTHING
+RETURNING id
+"""
+)
+_APPLIED = sa.text("UPDATE provider_events SET applied_at = :applied_at WHERE id = :id")
+
+
+async def _ingest_with_statements(
+    session: AsyncSession, provider: str, event: WebhookEvent
+) -> IngestResult:
+    """PostgreSQL: the event stored by one statement and marked applied by another, on the
+    transaction's connection (no unit of work); the handler applies it in between."""
+    connection = await session.connection()
+    received_at = utcnow()
+    event_row_id = new_id("pevt")
+    stored = await connection.execute(
+        _STORE,
+        {
+            "id": event_row_id,
+            "provider": provider,
+            "event_id": event.id,
+            "type": event.type,
+            "livemode": event.livemode,
+            "object_kind": event.object_kind,
+            "object_id": event.object_id,
+            "data": json.dumps(dict(event.data), separators=(",", ":"), default=str),
+            "occurred_at": event.occurred_at,
+            "received_at": received_at,
+        },
+    )
+    if stored.first() is None:
+        return IngestResult(duplicate=True, applied=False)
+    if not await _handle(session, provider, event):
+        return IngestResult(duplicate=False, applied=False)
+    applied_at = utcnow()
+    await connection.execute(_APPLIED, {"id": event_row_id, "applied_at": applied_at})
+    _observe_lag(received_at, applied_at)
+    return IngestResult(duplicate=False, applied=True)
 
 
 async def keep_rejected(
@@ -151,12 +201,16 @@ def to_event(row: ProviderEvent) -> WebhookEvent:
     )
 
 
-async def _apply(session: AsyncSession, row: ProviderEvent, event: WebhookEvent) -> bool:
+async def _handle(session: AsyncSession, provider: str, event: WebhookEvent) -> bool:
     handler = _handlers().get(event.object_kind)
     if handler is None:
         log.warning("no handler for %s events; kept pending", event.object_kind)
         return False
-    if not await handler(session, row.provider, event):
+    return await handler(session, provider, event)
+
+
+async def _apply(session: AsyncSession, row: ProviderEvent, event: WebhookEvent) -> bool:
+    if not await _handle(session, row.provider, event):
         return False
     row.applied_at = utcnow()
     session.add(row)
