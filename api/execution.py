@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
+from graphql import GraphQLObjectType
 from graphql.execution.executor import Executor
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.plain_completion import compile_object
 from resolvers.live.event_objects import EventObjectCache
 
 SHARED_RESULTS = EventObjectCache()
@@ -36,11 +38,46 @@ _PER_EXECUTION_MEMOS: dict[str, type] = {
     "_stream_usages": RefMap,
     "_initial_execution_plans": RefMap,
     "_deferred_execution_plans": RefMap,
+    "_plain_plans": dict,
 }
 
 
 class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     _shared_as: Hashable | None = None
+    # Plans of plain selections (api/plain_completion.py) by the field set they complete,
+    # kept with it so that its id stays its own; per execution, like graphql-core's memos.
+    _plain_plans: dict[int, tuple[Any, Any]] | None = None
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A plain selection (attribute reads of leaves and plain objects) completes without
+        graphql-core's per-field steps; anything else, or anything the plan refuses on the
+        way, completes as graphql-core always does."""
+        if self.middleware_manager is None:
+            grouped, defer_usages, _ = self.collect_subfields(return_type, field_details_list)
+            if not defer_usages:
+                plans = self._plain_plans
+                if plans is None:
+                    plans = self._plain_plans = {}
+                entry = plans.get(id(grouped))
+                if entry is None:
+                    plan = compile_object(self.schema, return_type, grouped, self.collect_subfields)
+                    entry = plans[id(grouped)] = (grouped, plan)
+                plan = entry[1]
+                if plan is not None:
+                    try:
+                        return plan(result)
+                    except Exception:  # graphql-core completes it, errors and all
+                        pass
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
