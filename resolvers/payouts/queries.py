@@ -8,7 +8,7 @@ from models.payout import PayoutStatus
 from resolvers.auth import require_viewer
 from resolvers.context import Info
 from resolvers.node import Node
-from resolvers.pagination import Connection, page_request_errors, to_connection
+from resolvers.pagination import Connection, nodes_connection, page_request_errors
 from resolvers.payouts.types import Payout, PayoutStatusEnum
 from services.organizations.api_keys import Viewer
 from services.payouts import queries
@@ -43,7 +43,7 @@ class PayoutQuery:
                 first=first,
                 after=after,
             )
-        return to_connection(page, Payout.of)
+        return nodes_connection(page, Payout.of_rows(page.rows))
 
 
 async def load_payout(info: Info, viewer: Viewer, node_id: str) -> Node | None:

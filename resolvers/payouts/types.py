@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import strawberry
 
@@ -112,6 +114,23 @@ class Payout(Node):
         return [PayoutStatusChange.of(row) for row in rows]
 
     @classmethod
+    def of_rows(cls, rows: Sequence[Any]) -> list[Payout]:
+        """``of`` for each of a page's rows. Core rows of exactly ``Payout``'s attributes (the
+        columns of ``services.payouts.queries.PAYOUT_COLUMNS``, by name and in order) become
+        payouts without the constructor: the same attributes with the same values (``ID``
+        and ``Cents`` are ``NewType``s), several times cheaper for a page of 50."""
+        fields = getattr(rows[0], "_fields", None) if rows else None
+        if fields != _ATTRIBUTES:
+            return [cls.of(row) for row in rows]
+        new = object.__new__
+        payouts = []
+        for row in rows:
+            payout = new(cls)
+            payout.__dict__ = dict(zip(_ATTRIBUTES, row, strict=True))
+            payouts.append(payout)
+        return payouts
+
+    @classmethod
     def of(cls, row: PayoutFields) -> Payout:
         return cls(
             id=strawberry.ID(row.id),
@@ -131,3 +150,7 @@ class Payout(Node):
             canceled_at=row.canceled_at,
             bank_account_id=row.bank_account_id,
         )
+
+
+# What ``Payout.of`` sets, in the order the dataclass declares them (``of_rows`` relies on it).
+_ATTRIBUTES = tuple(field.name for field in dataclasses.fields(Payout) if field.init)
