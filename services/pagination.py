@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.errors import DomainError, ErrorCode
+from services.infra.database import Database
 
 R = TypeVar("R")
 MAX_PAGE_SIZE = 100
@@ -130,20 +131,21 @@ class KeysetQuery:
 
     async def page(
         self,
-        connection: AsyncConnection,
+        db: Database,
         params: dict[str, Any],
         *,
         first: int | None,
         after: str | None,
     ) -> Page[Any]:
-        """Plain rows (attribute access by column name) of one page."""
+        """Plain rows (attribute access by column name) of one page (``Database.read_rows``:
+        one round trip, no transaction)."""
         size = page_size(first)
         values = {**params, "keyset_limit": size + 1}
         statement = self.first_page
         if after is not None:
             values["keyset_at"], values["keyset_id"] = decode_cursor(after)
             statement = self.next_pages
-        rows = list((await connection.execute(statement, values)).all())
+        rows = await db.read_rows(statement, values)
         return Page(rows[:size], len(rows) > size, after is not None)
 
 

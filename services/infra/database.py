@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -24,6 +24,7 @@ from services.infra.events import (
     PublishedEvent,
     persist_pending_events,
 )
+from services.infra.read_pool import ReadPool
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class Database:
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.write_engine
+        # Hot single-statement reads without the engine's checkout and result machinery.
+        self.read_pool = None if self.is_sqlite else ReadPool(self.read_engine, pool_size)
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -119,7 +122,19 @@ class Database:
             # The events are committed in the log; subscribers resync from it.
             log.exception("event publication failed; subscribers will resync from the log")
 
+    async def read_rows(self, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
+        """The rows of one read statement that is built once (bind parameters by name):
+        attribute access by column name, the values the engine would return. On PostgreSQL
+        on the read pool (one round trip, no transaction), on SQLite on an autocommit
+        connection."""
+        if self.read_pool is not None:
+            return await self.read_pool.rows(statement, params)
+        async with self.autocommit() as connection:
+            return list((await connection.execute(statement, params)).all())
+
     async def dispose(self) -> None:
+        if self.read_pool is not None:
+            await self.read_pool.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

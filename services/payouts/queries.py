@@ -50,7 +50,7 @@ async def list_payouts(
     after: str | None,
 ) -> Page[Any]:
     """Newest first (keyset over ``created_at, id``); rows carry ``PAYOUT_COLUMNS``. One
-    statement built once, run on an autocommit connection (no BEGIN/ROLLBACK round trips)."""
+    statement built once, one round trip outside any transaction (``Database.read_rows``)."""
     query = _PAGES.get(status is not None)
     if query is None:
         base = sa.select(*PAYOUT_COLUMNS).where(
@@ -67,8 +67,7 @@ async def list_payouts(
     }
     if status is not None:
         params["status"] = status.value
-    async with db.autocommit() as connection:
-        return await query.page(connection, params, first=first, after=after)
+    return await query.page(db, params, first=first, after=after)
 
 
 async def bank_accounts_by_id(
