@@ -2,10 +2,10 @@
 validated for a caller with a viewer (``GatedValidation`` records them). The HTTP fast path
 (``api/fast_path.py``) serves only these; anything else takes strawberry's path.
 
-Keyed by the document object (the parse cache and the trusted documents hand out the same one
-for the same text), the operation name the client sent and the caller's client-session scopes
-(None for an API key): everything the checks before execution depend on except the variables,
-which the fast path checks per request. One registry per schema (settings differ per schema).
+Remembered on the document's record in the ``DocumentCache`` (evicted with it), per operation
+name the client sent and the caller's client-session scopes (None for an API key): everything
+the checks before execution depend on except the variables, which the fast path checks per
+request. One registry per schema (settings differ per schema).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from graphql import DocumentNode, OperationDefinitionNode, OperationType
 
 from api.cost import select_operation
-
-Key = tuple[int, str | None, frozenset[str] | None]
+from api.document_cache import DocumentMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +26,12 @@ class Accepted:
     operation_name: str | None
 
 
-class AcceptedOperations:
-    """Bounded: cleared when full. Queries only (mutations keep the full path)."""
+_ACCEPTED: DocumentMemo[Accepted | None] = DocumentMemo()
 
-    def __init__(self, maxsize: int = 1024) -> None:
-        self.maxsize = maxsize
-        self._entries: dict[Key, Accepted] = {}
+
+class AcceptedOperations:
+    """Queries only (mutations keep the full path). A document the cache does not keep (too
+    heavy, or evicted) is never served by the fast path."""
 
     def record(
         self, document: DocumentNode, operation_name: str | None, scopes: frozenset[str] | None
@@ -40,18 +39,13 @@ class AcceptedOperations:
         operation = select_operation(document, operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
             return
-        if len(self._entries) >= self.maxsize:
-            self._entries.clear()
         name = operation_name
         if name is None and operation.name is not None:
             name = operation.name.value
-        self._entries[(id(document), operation_name, scopes)] = Accepted(document, operation, name)
+        accepted = Accepted(document, operation, name)
+        _ACCEPTED.put(document, (self, operation_name, scopes), accepted)
 
     def get(
         self, document: DocumentNode, operation_name: str | None, scopes: frozenset[str] | None
     ) -> Accepted | None:
-        entry = self._entries.get((id(document), operation_name, scopes))
-        return entry if entry is not None and entry.document is document else None
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        return _ACCEPTED.peek(document, (self, operation_name, scopes))

@@ -20,7 +20,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from api.cost import select_operation
-from api.extensions import DocumentMemo
+from api.document_cache import DocumentMemo
 from resolvers.scopes import ROOT_FIELD_SCOPES, allows
 
 _ROOT_TYPE = {
@@ -87,7 +87,7 @@ def forbidden(fields: list[str], scopes: frozenset[str]) -> GraphQLError:
     )
 
 
-_FORBIDDEN: DocumentMemo[list[str]] = DocumentMemo(maxsize=1024)
+_FORBIDDEN: DocumentMemo[list[str]] = DocumentMemo()
 
 
 def viewer_scopes(context: Any) -> frozenset[str] | None:

@@ -45,7 +45,7 @@ from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from api.extensions import DocumentMemo
+from api.document_cache import DocumentMemo, collector_paused
 from api.rate_limit import Decision, RateLimiter
 
 PAGE_ARGUMENTS = ("first", "last")
@@ -216,7 +216,7 @@ def page_variables(document: DocumentNode) -> tuple[str, ...]:
 
 
 _PAGE_VARIABLES: DocumentMemo[tuple[str, ...]] = DocumentMemo()
-_COSTS: DocumentMemo[int] = DocumentMemo(maxsize=2048)
+_COSTS: DocumentMemo[int] = DocumentMemo()
 
 
 def cached_query_cost(
@@ -231,13 +231,14 @@ def cached_query_cost(
     variables = variables or {}
 
     def compute() -> int:
-        return query_cost(
-            schema,
-            document,
-            operation_name=operation_name,
-            variables=variables,
-            default_page_size=default_page_size,
-        )
+        with collector_paused():
+            return query_cost(
+                schema,
+                document,
+                operation_name=operation_name,
+                variables=variables,
+                default_page_size=default_page_size,
+            )
 
     names = _PAGE_VARIABLES.get(document, None, lambda: page_variables(document))
     # The type is part of the key: 1, 1.0 and True are equal keys but not equal page sizes.

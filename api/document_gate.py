@@ -15,15 +15,16 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.validation_cache import _get_validate_cache
+from strawberry.schema.schema import validate_document
 
 from api.accepted_operations import AcceptedOperations
 from api.client_scopes import viewer_scopes
 from api.document_bounds import Bounds, measure
-from api.extensions import DocumentMemo
+from api.document_cache import DocumentMemo, collector_paused
 from resolvers.errors import unauthenticated
 
 _BOUNDS: DocumentMemo[Bounds] = DocumentMemo()
+_VALIDATION: DocumentMemo[list[GraphQLError]] = DocumentMemo()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,10 @@ class GatedValidation(SchemaExtension):
     def __init__(
         self,
         limits: DocumentLimits,
-        maxsize: int = 512,
         trusted: Callable[[DocumentNode], bool] | None = None,
         accepted: AcceptedOperations | None = None,
     ) -> None:
         self.limits = limits
-        self.validate = _get_validate_cache(maxsize)  # strawberry's own, shared per maxsize
         self.trusted = trusted
         self.accepted = accepted
 
@@ -83,14 +82,14 @@ class GatedValidation(SchemaExtension):
             # Bounded, validated and costed when the manifest was loaded.
             context.pre_execution_errors = [] if _has_viewer(context) else [unauthenticated()]
         if context.pre_execution_errors is None and document is not None:
-            bounds = _BOUNDS.get(document, None, lambda: measure(document))
+            bounds = _BOUNDS.get(document, None, lambda: _measure(document))
             error = self.limits.error(bounds, context.operation_name)
             if error is None and not bounds.introspection_only and not _has_viewer(context):
                 error = unauthenticated()
             context.pre_execution_errors = (
                 [error]
                 if error is not None
-                else self.validate(context.schema._schema, document, context.validation_rules)
+                else _validate(context.schema._schema, document, context.validation_rules)
             )
         if (
             self.accepted is not None
@@ -103,6 +102,21 @@ class GatedValidation(SchemaExtension):
                 document, context._provided_operation_name, viewer_scopes(context.context)
             )
         yield
+
+
+def _measure(document: DocumentNode) -> Bounds:
+    with collector_paused():
+        return measure(document)
+
+
+def _validate(schema: Any, document: DocumentNode, rules: Any) -> list[GraphQLError]:
+    """graphql-core's validation, remembered on the document's record per schema and rules."""
+
+    def validate() -> list[GraphQLError]:
+        with collector_paused():
+            return validate_document(schema, document, rules)
+
+    return _VALIDATION.get(document, (schema, rules), validate)
 
 
 def _has_viewer(execution_context: Any) -> bool:

@@ -3,100 +3,38 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterator
-from functools import cache, lru_cache
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
-from graphql import (
-    BREAK,
-    DocumentNode,
-    GraphQLError,
-    Node,
-    StringValueNode,
-    Visitor,
-    parse,
-    visit,
-)
+from graphql import BREAK, DocumentNode, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
-T = TypeVar("T")
-
-
-class DocumentMemo(Generic[T]):
-    """Values derived from a parsed document, remembered per document object.
-
-    The parse cache hands out the same ``DocumentNode`` for the same query text, so a lookup by
-    identity hits for every repeated query. Each entry holds its document, so an id is never
-    reused for another document while remembered. Bounded: cleared when full.
-    """
-
-    def __init__(self, maxsize: int = 512) -> None:
-        self.maxsize = maxsize
-        self._entries: dict[tuple[int, Hashable], tuple[DocumentNode, T]] = {}
-
-    def get(self, document: DocumentNode, key: Hashable, compute: Callable[[], T]) -> T:
-        entry = self._entries.get((id(document), key))
-        if entry is not None and entry[0] is document:
-            return entry[1]
-        value = compute()
-        if len(self._entries) >= self.maxsize:
-            self._entries.clear()
-        self._entries[(id(document), key)] = (document, value)
-        return value
-
-
-def parse_for_keeps(query: str, **options: Any) -> DocumentNode:
-    """Parse a document that will stay in memory: without the lexer's tokens.
-
-    Every node's location points at its first and last token, and the tokens form one doubly
-    linked chain over the whole text: a cached document kept its whole token stream alive, as
-    reference cycles only the full garbage collection frees. Those long-lived objects made each
-    full collection longer (measured under ``bench.fuzz_hostile``: gen-2 passes of 0.3-1.4 s
-    holding the loop). Errors need only a location's offsets and source, which stay.
-    """
-    document = parse(query, **options)
-    _drop_tokens(document)
-    return document
-
-
-def _drop_tokens(node: Node) -> None:
-    stack: list[Any] = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Node):
-            loc = item.loc
-            if loc is not None:
-                loc.start_token = loc.end_token = None  # type: ignore[assignment]
-            stack.extend(getattr(item, key) for key in item.keys)
-        elif isinstance(item, tuple | list):
-            stack.extend(item)
-
-
-@cache
-def _cached_parse(maxsize: int) -> Callable[..., DocumentNode]:
-    return lru_cache(maxsize=maxsize)(parse_for_keeps)
+from api.document_cache import DocumentCache, DocumentMemo, placeholder_document
 
 
 class CachedParser(SchemaExtension):
-    """A bounded, process-wide parse cache.
+    """Parses through the schema's ``DocumentCache``.
 
     Unlike strawberry's ``ParserCache`` it never raises from its hook: a hook that raises stops
-    the other extensions' ``on_operation`` (so errors would go out unshaped). On a syntax error
-    it leaves the document unset and strawberry parses again, reporting the error itself.
+    the other extensions' ``on_operation`` (so errors would go out unshaped). A syntax error (or
+    too many tokens) becomes the request's pre-execution error over a placeholder document, so
+    the text is not parsed a second time by strawberry to report it: up to the token limit,
+    that second parse doubled the cost of a refused document.
     """
 
-    def __init__(self, maxsize: int = 512) -> None:
-        self.parse = _cached_parse(maxsize)
+    def __init__(self, documents: DocumentCache) -> None:
+        self.documents = documents
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None:  # a trusted document, parsed at start
-            yield
+        if context.graphql_document is not None or not context.query:
+            yield  # a trusted document, parsed at start; or no query, which strawberry refuses
             return
         try:
-            context.graphql_document = self.parse(context.query, **context.parse_options)
-        except GraphQLError:
-            context.graphql_document = None
+            context.graphql_document = self.documents.parse(context.query, **context.parse_options)
+        except GraphQLError as error:
+            context.graphql_document = placeholder_document(context.operation_name)
+            context.pre_execution_errors = [error]
         yield
 
 
@@ -106,6 +44,9 @@ SURROGATE_MESSAGE = (
     "send valid Unicode text."
 )
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# What a document's text must hold for one of its string values to be unstorable: the character
+# itself, or an escape sequence (\u0000, \uD800, \u{0}...), which only parsing resolves.
+_MAYBE_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]|\\u")
 
 
 class RejectNulCharacters(SchemaExtension):
@@ -121,7 +62,7 @@ class RejectNulCharacters(SchemaExtension):
         # Before ``GatedValidation`` (which skips a document already refused): cheap, bounded.
         context = self.execution_context
         if context.pre_execution_errors is None:
-            found = _unstorable_in(context.variables) or _unstorable_in_document(
+            found = unstorable_in(context.variables) or _unstorable_in_document(
                 context.graphql_document
             )
             if found is not None:
@@ -131,20 +72,20 @@ class RejectNulCharacters(SchemaExtension):
         yield
 
 
-def _unstorable_in(value: object) -> str | None:
+def unstorable_in(value: object) -> str | None:
     """The first unstorable character in a JSON-like value (depth bounded at the edge)."""
     if isinstance(value, str):
         match = _UNSTORABLE.search(value)
         return None if match is None else match.group()
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _unstorable_in(key) or _unstorable_in(item)
+            found = unstorable_in(key) or unstorable_in(item)
             if found is not None:
                 return found
         return None
     if isinstance(value, list | tuple):
         for item in value:
-            found = _unstorable_in(item)
+            found = unstorable_in(item)
             if found is not None:
                 return found
     return None
@@ -169,6 +110,8 @@ _NUL_IN_DOCUMENT: DocumentMemo[str | None] = DocumentMemo()
 def _unstorable_in_document(document: DocumentNode | None) -> str | None:
     if document is None:
         return None
+    if document.loc is not None and not _MAYBE_UNSTORABLE.search(document.loc.source.body):
+        return None  # no walk of the tree: a regex over the text is ~100x cheaper
     return _NUL_IN_DOCUMENT.get(document, None, lambda: _find_nul(document))
 
 

@@ -30,7 +30,7 @@ from api.auth import key_from_headers
 from api.cost import cached_query_cost, cost_report, rate_limited
 from api.errors import shape_error
 from api.execution import PayoutsExecutionContext
-from api.extensions import _cached_parse, _unstorable_in
+from api.extensions import unstorable_in
 from api.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     execution_started,
@@ -81,7 +81,9 @@ class FastPath:
         self.authenticate = authenticate
         self.db = db
         self.services = services
-        self.parse = _cached_parse(settings.parser_cache_size)  # CachedParser's cache
+        # Lookup only: the fast path serves accepted documents, which the cache keeps; parsing
+        # here would parse a new or refused document twice (again on the full path).
+        self.cached_document = schema.documents.cached
         self.max_tokens = settings.max_query_tokens
         self.max_json_depth = settings.max_json_depth
         self.max_cost = settings.max_query_cost
@@ -131,12 +133,11 @@ class FastPath:
         if document is None:
             if not query:
                 return None
-            try:
-                document = self.parse(query, max_tokens=self.max_tokens)
-            except GraphQLError:
+            document = self.cached_document(query, max_tokens=self.max_tokens)
+            if document is None:
                 return None
         accepted = self.accepted.get(document, operation_name, viewer.scopes)
-        if accepted is None or _unstorable_in(variables) is not None:
+        if accepted is None or unstorable_in(variables) is not None:
             return None
         cost = cached_query_cost(
             self.graphql_schema,

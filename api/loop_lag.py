@@ -60,13 +60,15 @@ GC_COLLECTED = Counter(
     ["generation"],
 )
 # The generation thresholds set once the app is built (``gc.set_threshold``). Python's default
-# (700, 10, 10) ran a full collection every few seconds under bench.fuzz_hostile: the parse and
-# validation caches hold a few hundred thousand AST objects, and each full pass over them held
-# the loop 0.3-0.6 s of CPU (2 cores, load 10). Young generations collected less often let
-# request temporaries die by reference counting before they are promoted, so the full pass
-# comes far less often: over 60 s of that fuzz, no full pass and the longest hold 77 ms instead
-# of 390-620 ms. A full pass, when it comes, costs what it did: payouts_gc_pause_seconds shows it.
-GC_THRESHOLDS = (3000, 10, 100)
+# (700, 10, 10) ran a full collection every few seconds under bench.fuzz_hostile, each over the
+# few hundred thousand AST objects the document caches then held: 0.3-0.6 s of loop CPU. Since
+# the document cache keeps its documents within an object budget (api/document_cache.py) and
+# the steps over a document run with the collector paused, little garbage reaches the oldest
+# generation, and the young ones can stay small: measured under that fuzz (60 s, 2 clients, a
+# loaded machine), (3000, 10, 100) gave young passes of up to 45 ms and 12 ticks over 50 ms;
+# (1000, 5, 100) young passes under 22 ms and 3 ticks over 50 ms (the rare full pass, ~150 ms
+# there). payouts_gc_pause_seconds shows every pass by generation.
+GC_THRESHOLDS = (1000, 5, 100)
 
 
 class GcPauseObserver:

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from api.accepted_operations import AcceptedOperations
 from api.client_scopes import ScopeGate
 from api.cost import QueryCost
+from api.document_cache import DocumentCache
 from api.document_checks import DocumentPrecheck
 from api.document_gate import DocumentLimits, GatedValidation
 from api.errors import ErrorShaping, is_unexpected
@@ -64,6 +65,7 @@ SUBSCRIPTION_TYPES: tuple[type, ...] = (LiveSubscription,)
 class PayoutsSchema(strawberry.Schema):
     # Filled by ``build_schema``: what the HTTP fast path (``api/fast_path.py``) reads.
     accepted_operations: AcceptedOperations
+    documents: DocumentCache
     trusted_documents: TrustedDocuments
     settings: Settings
 
@@ -82,13 +84,16 @@ def build_schema(
     if trusted_documents is None:
         trusted_documents = TrustedDocuments()
     accepted = AcceptedOperations()
+    documents = DocumentCache(
+        max_objects=settings.document_cache_objects, max_entries=settings.parser_cache_size
+    )
     schema = PayoutsSchema(
         query=merge_types("Query", QUERY_TYPES),
         mutation=merge_types("Mutation", MUTATION_TYPES) if MUTATION_TYPES else None,
         subscription=(
             merge_types("Subscription", SUBSCRIPTION_TYPES) if SUBSCRIPTION_TYPES else None
         ),
-        extensions=_extensions(settings, trusted_documents, accepted),
+        extensions=_extensions(settings, trusted_documents, accepted, documents),
         execution_context_class=PayoutsExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
@@ -97,27 +102,30 @@ def build_schema(
     )
     describe_schema(schema._schema)
     schema.accepted_operations = accepted
+    schema.documents = documents
     schema.trusted_documents = trusted_documents
     schema.settings = settings
     return schema
 
 
 def _extensions(
-    settings: Settings, trusted_documents: TrustedDocuments, accepted: AcceptedOperations
+    settings: Settings,
+    trusted_documents: TrustedDocuments,
+    accepted: AcceptedOperations,
+    documents: DocumentCache,
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
     factory: Any = functools.partial
     extensions: list[Any] = [
         ErrorShaping,
         factory(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         factory(TrustedDocumentGate, trusted_documents),
-        factory(CachedParser, maxsize=settings.parser_cache_size),
+        factory(CachedParser, documents),
         RejectNulCharacters,
         DocumentPrecheck,
         ScopeGate,
         factory(
             GatedValidation,
             document_limits(settings),
-            settings.validation_cache_size,
             trusted_documents.is_trusted,
             accepted,
         ),

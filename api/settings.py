@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     # WebSocket keepalive (uvicorn): a ping every interval; no pong within the timeout closes.
     ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=3600)
     ws_ping_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
-    parser_cache_size: int = 512
-    validation_cache_size: int = 512
+    # Parsed documents kept, with what the checks derived from them (api/document_cache.py):
+    # at most this many, within this many objects for the garbage collector to visit.
+    parser_cache_size: int = Field(default=512, ge=0)
+    document_cache_objects: int = Field(default=25_000, ge=0)
 
     # Secrets. The defaults only suit the embedded sandbox; deployments must set their own.
     secret_key: str = DEV_SECRET_KEY

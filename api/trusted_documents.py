@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +27,6 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
-    parse,
     specified_rules,
 )
 from strawberry.extensions import SchemaExtension
@@ -36,6 +34,7 @@ from strawberry.schema.schema import validate_document
 
 from api.cost import query_cost
 from api.document_bounds import measure
+from api.document_cache import parse_for_keeps, pin, placeholder_document
 from api.document_gate import DocumentLimits
 
 Mode = Literal["client_sessions", "all", "off"]
@@ -43,7 +42,6 @@ MODES: tuple[Mode, ...] = ("client_sessions", "all", "off")
 DOCUMENT_ID_KEY = "documentId"
 
 _HEX_ID = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")
-_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,127}$")
 
 # graphql-ws: strawberry passes no extensions for a ``subscribe`` message, so the WebSocket
 # handler sets the payload's document reference here just before it starts the operation's
@@ -155,7 +153,7 @@ def check_document(
     if digest != match.group(1):
         raise ManifestError(f"trusted document {shown}: the id is not the document's SHA-256")
     try:
-        document = parse(text)
+        document = pin(parse_for_keeps(text))
     except GraphQLError as error:
         raise ManifestError(f"trusted document {shown}: {error.message}") from None
     bounds_error = limits.error(measure(document), None)
@@ -212,15 +210,6 @@ def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-@lru_cache(maxsize=256)
-def _placeholder(operation_name: str | None) -> DocumentNode:
-    # A refused request still needs a document with the named operation, or strawberry
-    # answers "cannot get operation type" before our error is seen.
-    if operation_name is not None and _NAME.match(operation_name):
-        return parse(f"query {operation_name} {{ __typename }}")
-    return parse("query { __typename }")
-
-
 class TrustedDocumentGate(SchemaExtension):
     """Swaps a named document in (parsed at start) or refuses the request before parsing."""
 
@@ -234,7 +223,7 @@ class TrustedDocumentGate(SchemaExtension):
             reference = requested_reference(SUBSCRIBE_REFERENCE.get())
         refusal = self._resolve(context, reference)
         if refusal is not None:
-            context.graphql_document = _placeholder(context.operation_name)
+            context.graphql_document = placeholder_document(context.operation_name)
             context.pre_execution_errors = [refusal]
         yield
 

@@ -245,8 +245,17 @@ async def fuzz(url: str, key: str, seconds: float, clients: int, seed: int) -> F
 
 def busy_buckets(url: str) -> dict[float, float]:
     """Cumulative counts of ``payouts_event_loop_busy_seconds`` by upper bound."""
+    return histogram_buckets(url, "payouts_event_loop_busy_seconds")
+
+
+def full_gc_buckets(url: str) -> dict[float, float]:
+    """Cumulative counts of full (generation 2) garbage collections by pause length."""
+    return histogram_buckets(url, "payouts_gc_pause_seconds", 'generation="2",')
+
+
+def histogram_buckets(url: str, name: str, labels: str = "") -> dict[float, float]:
     text = httpx.get(f"{url}/metrics", timeout=10.0).text
-    pattern = r'^payouts_event_loop_busy_seconds_bucket\{le="([^"]+)"\}\s+([0-9.e+-]+)$'
+    pattern = rf'^{name}_bucket\{{{labels}le="([^"]+)"\}}\s+([0-9.e+-]+)$'
     return {float(le): float(count) for le, count in re.findall(pattern, text, re.M)}
 
 
@@ -311,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         with serve("fuzz", "api.app:create_app", env=env, workdir=workdir, factory=True) as server:
             # Warm-up: first-use imports and caches are start-up cost, not a request's hold.
             asyncio.run(fuzz(server.url, key, min(10.0, args.seconds), args.clients, args.seed))
-            before = busy_buckets(server.url)
+            before, gc_before = busy_buckets(server.url), full_gc_buckets(server.url)
             findings = asyncio.run(fuzz(server.url, key, args.seconds, args.clients, args.seed))
-            after = busy_buckets(server.url)
+            after, gc_after = busy_buckets(server.url), full_gc_buckets(server.url)
             lag = loop_figure(server.url, "lag")
             held = loop_figure(server.url, "busy")
     print(f"interpreter: {sys.executable} ({sys.version.split()[0]})")
@@ -331,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         f"after warm-up, every 10 ms tick saw at most {worst_bucket(before, after) * 1000:.0f} ms "
         f"of loop CPU (a bucket bound); ticks over {args.max_lag_ms:.0f} ms: {long_holds}"
     )
+    full_passes = int(gc_after[float("inf")] - gc_before.get(float("inf"), 0.0))
+    longest = (
+        f", each within {worst_bucket(gc_before, gc_after) * 1000:.0f} ms" if full_passes else ""
+    )
+    print(f"full garbage collections after warm-up: {full_passes}{longest}")
     for failure in findings.failures:
         print(f"FAIL {failure}")
     too_long = long_holds > 0

@@ -45,3 +45,17 @@ async def test_nul_literal_is_refused_each_time_its_cached_document_is_reused() 
         assert [e.extensions for e in refused.errors or []] == [{"code": "BAD_USER_INPUT"}]
         passed = await schema.execute(clean, context_value=anonymous)
         assert [e.extensions for e in passed.errors or []] == [{"code": "UNAUTHENTICATED"}]
+
+
+async def test_every_spelling_of_an_unstorable_literal_is_refused() -> None:
+    # The text is screened by a regex before the tree is walked: each escape form must still
+    # reach the walk, and a raw character as well.
+    schema = build_schema()
+    anonymous = SimpleNamespace(viewer=None, request_id=None)
+    for literal in ('"a\\u0000b"', '"a\\u{0}b"', '"a\\uD800b"', '"a\\udfffb"', '"a\x00b"'):
+        query = f"query {{ planGroup(id: {literal}) {{ id }} }}"
+        result = await schema.execute(query, context_value=anonymous)
+        assert [e.extensions for e in result.errors or []] == [{"code": "BAD_USER_INPUT"}], literal
+    block = 'query { planGroup(id: """a\\u0000b""") { id } }'  # no escapes in a block string
+    result = await schema.execute(block, context_value=anonymous)
+    assert [e.extensions for e in result.errors or []] == [{"code": "UNAUTHENTICATED"}]
