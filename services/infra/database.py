@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
 
 from services.infra.events import (
     EventBus,
@@ -66,12 +67,13 @@ class Database:
             self.write_engine = _sqlite_engine(url, echo=echo, pool_size=1, immediate=True)
             self.read_engine = _sqlite_engine(url, echo=echo, pool_size=4, immediate=False)
         else:
-            # Pre-ping stays on until a failed first statement is retried on a fresh
-            # connection: without it, one operation per pooled connection fails after the
-            # database restarts or kills its connections (tests/api/test_auth.py).
+            # Pre-ping stays on (without it, one operation per pooled connection fails after
+            # the database restarts or kills its connections: tests/api/test_auth.py), but
+            # the ping is the transaction's own BEGIN (``_ping_by_beginning``).
             self.write_engine = create_async_engine(
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
+            _ping_by_beginning(self.write_engine)
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
@@ -123,6 +125,29 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _ping_by_beginning(engine: AsyncEngine) -> None:
+    """Make the pool's pre-ping cost no round trip of its own (PostgreSQL, asyncpg).
+
+    SQLAlchemy's asyncpg ping is ``BEGIN``, ``;``, ``ROLLBACK``: three round trips on every
+    checkout, before the transaction's own ``BEGIN``. Here the ping *is* that ``BEGIN`` (the
+    adapter otherwise sends it lazily before the first statement, and skips it when a
+    transaction is already open): a connection the server closed fails it, and the pool
+    invalidates it (and the connections older than it) and checks out a fresh one, as with
+    the stock ping. Nothing of the caller's has run yet, so the retry is safe. A connection
+    then switched to autocommit rolls the empty transaction back first (one round trip, where
+    the stock ping cost three); one checked out in autocommit keeps the stock ``;`` ping.
+    """
+    dialect: Any = engine.sync_engine.dialect
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        if dbapi_connection.isolation_level == "autocommit" or dbapi_connection._transaction:
+            return bool(dialect.__class__.do_ping(dialect, dbapi_connection))
+        await_(dbapi_connection._start_transaction())
+        return True
+
+    dialect.do_ping = do_ping
 
 
 def _sqlite_engine(url: str, *, echo: bool, pool_size: int, immediate: bool) -> AsyncEngine:
