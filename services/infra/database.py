@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -31,7 +33,11 @@ log = logging.getLogger(__name__)
 # The session type the edges name in their signatures (they never import SQLAlchemy).
 Session = AsyncSession
 AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 _AFTER_COMMIT_KEY = "after_commit"
+# Set around the checkout of ``Database.run_statement``'s connection: no pre-ping (the
+# statement itself finds a dead connection, and is retried on a fresh one).
+_UNPINGED_CHECKOUT: ContextVar[bool] = ContextVar("unpinged_checkout", default=False)
 _WRITTEN_EVENTS_KEY = "written_events"
 
 
@@ -112,6 +118,39 @@ class Database:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
+    async def run_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` runs one write statement that is safe to run twice (idempotent), atomic on
+        its own. On PostgreSQL: one round trip, in autocommit on a pooled connection checked
+        out without the pre-ping (no BEGIN, no COMMIT, no session); a connection the server
+        closed fails the statement, and it is run again once on a fresh connection (so it
+        must be idempotent: a connection lost mid-statement may have committed it).
+        On SQLite: a write transaction of the single writer."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                return await work(await session.connection())
+        try:
+            async with self._unpinged_autocommit() as connection:
+                return await work(connection)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with self.read_engine.connect() as connection:  # pinged checkout
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await work(connection)
+
+    @asynccontextmanager
+    async def _unpinged_autocommit(self) -> AsyncIterator[AsyncConnection]:
+        token = _UNPINGED_CHECKOUT.set(True)
+        try:
+            connection = await self.write_engine.connect().start()
+        finally:
+            _UNPINGED_CHECKOUT.reset(token)
+        try:
+            # No transaction is open (nothing was sent), so the switch costs no round trip.
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+        finally:
+            await connection.close()
+
     async def publish(self, events: list[PublishedEvent]) -> None:
         if not events:
             return
@@ -142,6 +181,8 @@ def _ping_by_beginning(engine: AsyncEngine) -> None:
     dialect: Any = engine.sync_engine.dialect
 
     def do_ping(dbapi_connection: Any) -> bool:
+        if _UNPINGED_CHECKOUT.get():
+            return True
         if dbapi_connection.isolation_level == "autocommit" or dbapi_connection._transaction:
             return bool(dialect.__class__.do_ping(dialect, dbapi_connection))
         await_(dbapi_connection._start_transaction())
