@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 import string
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +13,26 @@ from sqlalchemy.types import TypeDecorator
 
 _ALPHABET = string.ascii_letters + string.digits
 ID_RANDOM_LENGTH = 24
+# Random bytes to characters by rejection sampling: the 248 byte values below 4 × 62 map onto
+# the alphabet four times each (uniform); the 8 above are dropped. One ``os.urandom`` call and
+# one ``bytes.translate`` per id instead of 24 ``secrets.choice`` calls (each its own urandom
+# read and bit juggling: ~13 % of a requestPayout's CPU in the profile, ~11 ids per payout).
+_USABLE_BYTES = 4 * len(_ALPHABET)
+_TO_ALPHABET = bytes(ord(_ALPHABET[i % len(_ALPHABET)]) for i in range(256))
+_REJECTED = bytes(range(_USABLE_BYTES, 256))
+_DRAW = ID_RANDOM_LENGTH + 8  # 24 usable bytes out of 32 with probability > 1 - 1e-9
+
+
+def _random_chars() -> str:
+    chars = os.urandom(_DRAW).translate(_TO_ALPHABET, _REJECTED)
+    while len(chars) < ID_RANDOM_LENGTH:
+        chars += os.urandom(_DRAW).translate(_TO_ALPHABET, _REJECTED)
+    return chars[:ID_RANDOM_LENGTH].decode("ascii")
 
 
 def new_id(prefix: str) -> str:
     """An opaque, non-sequential id such as ``po_4fJk...`` (about 142 bits of randomness)."""
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(ID_RANDOM_LENGTH))
+    return f"{prefix}_{_random_chars()}"
 
 
 def utcnow() -> datetime:

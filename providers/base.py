@@ -4,13 +4,15 @@ vocabulary into these; nothing outside ``providers/`` knows a vendor's field nam
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+T = TypeVar("T")
 
 ObjectKind = Literal["account", "transfer"]
 
@@ -58,6 +60,10 @@ class TransactionFactory(Protocol):
     """What a provider that keeps state in our database needs (``services.infra.database.Database``)."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    async def run_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """One idempotent statement, atomic on its own (autocommit on PostgreSQL)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

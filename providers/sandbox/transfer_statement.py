@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 _CREATE = sa.text(
     """
@@ -64,7 +64,7 @@ class Webhook:
 
 
 async def create_transfer(
-    session: AsyncSession,
+    connection: AsyncConnection,
     *,
     transfer_id: str,
     key: str,
@@ -101,6 +101,5 @@ async def create_transfer(
         "failed_payload": failed_payload,
         "final_deliver_at": paid.deliver_at,
     }
-    connection = await session.connection()
     row = (await connection.execute(_CREATE, params)).first()
     return None if row is None else (str(row.id), str(row.status))

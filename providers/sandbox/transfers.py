@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from models.base import new_id, utcnow
@@ -46,10 +46,14 @@ class SandboxTransfers:
         if self.config.refuse_transfers:
             raise ProviderError("sandbox is refusing transfers (simulated outage)")
         try:
-            async with self.db.transaction() as session:
-                if self.deliverer.is_postgres:
-                    created = await self._create_in_one_statement(session, request)
-                else:
+            if self.deliverer.is_postgres:
+                # One statement in autocommit, retried on a fresh connection if the pooled one
+                # was dead: safe, the statement returns the transfer already made with the key.
+                created = await self.db.run_statement(
+                    lambda connection: self._create_in_one_statement(connection, request)
+                )
+            else:
+                async with self.db.transaction() as session:
                     transfer = await self._create(session, request)
                     created = Transfer(id=transfer.id, status=transfer.status)
         except IntegrityError:
@@ -120,7 +124,7 @@ class SandboxTransfers:
         return True
 
     async def _create_in_one_statement(
-        self, session: AsyncSession, request: TransferRequest
+        self, connection: AsyncConnection, request: TransferRequest
     ) -> Transfer:
         transfer_id = new_id("sbtr")
         now = utcnow()
@@ -157,7 +161,7 @@ class SandboxTransfers:
             event_id=paid["event_id"],
         )
         found = await statement.create_transfer(
-            session,
+            connection,
             transfer_id=transfer_id,
             key=request.idempotency_key,
             livemode=request.livemode,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import await_
 
 from services.infra.events import (
     EventBus,
@@ -31,7 +34,11 @@ log = logging.getLogger(__name__)
 # The session type the edges name in their signatures (they never import SQLAlchemy).
 Session = AsyncSession
 AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 _AFTER_COMMIT_KEY = "after_commit"
+# Set around the checkout of ``Database.run_statement``'s connection: no pre-ping (the
+# statement itself finds a dead connection, and is retried on a fresh one).
+_UNPINGED_CHECKOUT: ContextVar[bool] = ContextVar("unpinged_checkout", default=False)
 _WRITTEN_EVENTS_KEY = "written_events"
 
 
@@ -67,12 +74,13 @@ class Database:
             self.write_engine = _sqlite_engine(url, echo=echo, pool_size=1, immediate=True)
             self.read_engine = _sqlite_engine(url, echo=echo, pool_size=4, immediate=False)
         else:
-            # Pre-ping stays on until a failed first statement is retried on a fresh
-            # connection: without it, one operation per pooled connection fails after the
-            # database restarts or kills its connections (tests/api/test_auth.py).
+            # Pre-ping stays on (without it, one operation per pooled connection fails after
+            # the database restarts or kills its connections: tests/api/test_auth.py), but
+            # the ping is the transaction's own BEGIN (``_ping_by_beginning``).
             self.write_engine = create_async_engine(
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
+            _ping_by_beginning(self.write_engine)
             self.read_engine = self.write_engine
         # Hot single-statement reads without the engine's checkout and result machinery.
         self.read_pool = None if self.is_sqlite else ReadPool(self.read_engine, pool_size)
@@ -113,6 +121,39 @@ class Database:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
+    async def run_statement(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` runs one write statement that is safe to run twice (idempotent), atomic on
+        its own. On PostgreSQL: one round trip, in autocommit on a pooled connection checked
+        out without the pre-ping (no BEGIN, no COMMIT, no session); a connection the server
+        closed fails the statement, and it is run again once on a fresh connection (so it
+        must be idempotent: a connection lost mid-statement may have committed it).
+        On SQLite: a write transaction of the single writer."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                return await work(await session.connection())
+        try:
+            async with self._unpinged_autocommit() as connection:
+                return await work(connection)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with self.read_engine.connect() as connection:  # pinged checkout
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await work(connection)
+
+    @asynccontextmanager
+    async def _unpinged_autocommit(self) -> AsyncIterator[AsyncConnection]:
+        token = _UNPINGED_CHECKOUT.set(True)
+        try:
+            connection = await self.write_engine.connect().start()
+        finally:
+            _UNPINGED_CHECKOUT.reset(token)
+        try:
+            # No transaction is open (nothing was sent), so the switch costs no round trip.
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+        finally:
+            await connection.close()
+
     async def publish(self, events: list[PublishedEvent]) -> None:
         if not events:
             return
@@ -138,6 +179,31 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _ping_by_beginning(engine: AsyncEngine) -> None:
+    """Make the pool's pre-ping cost no round trip of its own (PostgreSQL, asyncpg).
+
+    SQLAlchemy's asyncpg ping is ``BEGIN``, ``;``, ``ROLLBACK``: three round trips on every
+    checkout, before the transaction's own ``BEGIN``. Here the ping *is* that ``BEGIN`` (the
+    adapter otherwise sends it lazily before the first statement, and skips it when a
+    transaction is already open): a connection the server closed fails it, and the pool
+    invalidates it (and the connections older than it) and checks out a fresh one, as with
+    the stock ping. Nothing of the caller's has run yet, so the retry is safe. A connection
+    then switched to autocommit rolls the empty transaction back first (one round trip, where
+    the stock ping cost three); one checked out in autocommit keeps the stock ``;`` ping.
+    """
+    dialect: Any = engine.sync_engine.dialect
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        if _UNPINGED_CHECKOUT.get():
+            return True
+        if dbapi_connection.isolation_level == "autocommit" or dbapi_connection._transaction:
+            return bool(dialect.__class__.do_ping(dialect, dbapi_connection))
+        await_(dbapi_connection._start_transaction())
+        return True
+
+    dialect.do_ping = do_ping
 
 
 def _sqlite_engine(url: str, *, echo: bool, pool_size: int, immediate: bool) -> AsyncEngine:

@@ -92,8 +92,7 @@ async def submit(
         async with db.transaction() as session:
             await _record_failure(session, payout_id, str(exc), policy)
         return None
-    async with db.transaction() as session:
-        live = await record_accepted(session, provider_name, payout_id, transfer.id)
+    live = await _record_accepted(db, provider_name, payout_id, transfer.id)
     if not live:
         await _withdraw_orphan(provider, payout_id, transfer.id)
         return None
@@ -139,6 +138,35 @@ async def _transfer_request(
     return payout.provider, payouts.transfer_request(
         payout, account.provider_account_id, bank.provider_external_account_id
     )
+
+
+async def _record_accepted(db: Database, provider: str, payout_id: str, transfer_id: str) -> bool:
+    """``record_accepted`` in its own transaction; on PostgreSQL the common case (no events of
+    the transfer waiting) is one statement in autocommit (``Database.run_statement``: safe to
+    repeat, a second run finds the id set and changes nothing)."""
+    if not db.is_sqlite:
+        accepted = await db.run_statement(
+            lambda connection: payout_writes.record_accepted(
+                connection,
+                provider=provider,
+                payout_id=payout_id,
+                transfer_id=transfer_id,
+                now=utcnow(),
+            )
+        )
+        if accepted is not None:
+            live = accepted.status == PayoutStatus.PENDING
+            if not live:
+                log.error("provider accepted payout %s after it was %s", payout_id, accepted.status)
+            if accepted.events_waiting:
+                # Events that arrived before we knew the transfer id were kept: apply them now
+                # (a crash before this commits leaves them to the pending-event sweep).
+                async with db.transaction() as session:
+                    await webhooks.apply_pending_for(session, provider, "transfer", transfer_id)
+            return live
+        # No payout without a transfer id: unknown, or accepted before (checked below).
+    async with db.transaction() as session:
+        return await record_accepted(session, provider, payout_id, transfer_id)
 
 
 async def record_accepted(

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models.base import new_id
 from services.infra.events import PublishedEvent
@@ -212,7 +212,12 @@ class Accepted:
 
 
 async def record_accepted(
-    session: AsyncSession, *, provider: str, payout_id: str, transfer_id: str, now: datetime
+    session: AsyncSession | AsyncConnection,
+    *,
+    provider: str,
+    payout_id: str,
+    transfer_id: str,
+    now: datetime,
 ) -> Accepted | None:
     """Store the provider's transfer id on a payout that has none yet (one statement, the row
     lock its own); None when there is no such payout (unknown, or its id already set)."""
