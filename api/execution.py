@@ -15,14 +15,18 @@ variables, organization and mode get the same result. The
 first of them executes the selection; the others await its result (``SHARED_RESULTS``, keyed by
 the event object, which lives as long as the entry). Errors are shaped per subscriber later, by
 ``ErrorShaping`` on each stream, so a shared raw result carries no subscriber's request id.
+
+A shared result without errors carries its data as ``SharedData``: the JSON text of its
+``next`` payload is encoded once, by the first socket that sends it, and every other subscriber
+sharing it sends the same text behind its own operation id (``api.ws_protocol``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from graphql import GraphQLObjectType
+from graphql import ExecutionResult, GraphQLObjectType
 from graphql.execution.executor import Executor
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -40,6 +44,23 @@ _PER_EXECUTION_MEMOS: dict[str, type] = {
     "_deferred_execution_plans": RefMap,
     "_plain_plans": dict,
 }
+
+
+class SharedData(dict[str, Any]):
+    """The data of a result shared by several subscribers, with its ``next`` payload's JSON
+    text once encoded. Nothing mutates a result's data after execution; orjson encodes this
+    like any dict, so a subscriber that does not take the shared text sends the same JSON."""
+
+    __slots__ = ("_payload_text",)
+
+    def payload_text(self, encode: Callable[[object], str | bytes]) -> str | None:
+        """``{"data": …}`` as JSON text, encoded on the first call (``None``: not text)."""
+        try:
+            return self._payload_text
+        except AttributeError:
+            encoded = encode({"data": self})
+            self._payload_text: str | None = encoded if isinstance(encoded, str) else None
+            return self._payload_text
 
 
 class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -79,13 +100,17 @@ class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return_type, field_details_list, path, result, position_context
         )
 
+    # The part of the sharing key that is the same for every event of a subscription.
+    _scope_key: tuple[Hashable, ...] | None = None
+    _scope_viewer: object = None
+
     def build_per_event_executor(self, payload: Any) -> Executor:
         executor = super().build_per_event_executor(payload)
-        for name, factory in _PER_EXECUTION_MEMOS.items():
-            if hasattr(executor, name):
-                setattr(executor, name, factory())
+        key = self._sharing_key(payload)
         if isinstance(executor, PayoutsExecutionContext):
-            executor._shared_as = self._sharing_key(payload)
+            executor._shared_as = key
+        if key is None or not isinstance(executor, PayoutsExecutionContext):
+            _fresh_memos(executor)  # a shared one gets them when it is the one that executes
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -94,8 +119,12 @@ class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)
 
         async def execute() -> Any:
-            result = super(PayoutsExecutionContext, self).execute_operation(serially)
-            return await result if self.is_awaitable(result) else result
+            _fresh_memos(self)
+            pending = super(PayoutsExecutionContext, self).execute_operation(serially)
+            result = await pending if self.is_awaitable(pending) else pending
+            if isinstance(result, ExecutionResult):
+                _share_data(result)
+            return result
 
         return SHARED_RESULTS.get(key, execute)
 
@@ -103,21 +132,29 @@ class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         viewer = getattr(self.context_value, "viewer", None)
         if viewer is None:
             return None
-        variables = repr(sorted(self.variable_values.coerced.items()))
-        location = self.operation.loc
-        # The operation by its text (a client's own copy of a query matches the others').
-        operation: Hashable = (
-            _Same(self.operation)
-            if location is None
-            else (location.source.body, location.start, location.end)
-        )
-        return (
-            _Same(payload),
-            operation,
-            variables,
-            viewer.organization_id,
-            viewer.livemode,
-        )
+        if self._scope_key is None or self._scope_viewer is not viewer:
+            variables = repr(sorted(self.variable_values.coerced.items()))
+            location = self.operation.loc
+            # The operation by its text (a client's own copy of a query matches the others').
+            operation: Hashable = (
+                _Same(self.operation)
+                if location is None
+                else (location.source.body, location.start, location.end)
+            )
+            self._scope_key = (operation, variables, viewer.organization_id, viewer.livemode)
+            self._scope_viewer = viewer
+        return (_Same(payload), *self._scope_key)
+
+
+def _share_data(result: ExecutionResult) -> None:
+    if not result.errors and type(result.data) is dict:
+        result.data = SharedData(result.data)
+
+
+def _fresh_memos(executor: Executor) -> None:
+    for name, factory in _PER_EXECUTION_MEMOS.items():
+        if hasattr(executor, name):
+            setattr(executor, name, factory())
 
 
 class _Same:

@@ -289,7 +289,8 @@ class RequestObserver:
             await send(message)
 
         try:
-            await self.app(scope, receive, observe)
+            # A WebSocket has no ``http.response.start``: its frames go out unwrapped.
+            await self.app(scope, receive, send if scope["type"] == "websocket" else observe)
         finally:
             elapsed = time.perf_counter() - started
             if scope["type"] == "http":

@@ -37,6 +37,10 @@ class RequestIdMiddleware:
         if incoming and _INCOMING_ID.match(incoming):
             state["request_id"] = incoming
         request_id = request_id_of(scope).encode()
+        if scope["type"] == "websocket":
+            # No ``http.response.start`` on a WebSocket: its frames go out unwrapped.
+            await self.app(scope, receive, send)
+            return
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -22,6 +23,7 @@ from api.document_gate import DocumentLimits, GatedValidation
 from api.errors import ErrorShaping, is_unexpected
 from api.execution import PayoutsExecutionContext
 from api.extensions import CachedParser, RejectNulCharacters
+from api.extensions_runner import LeanExtensionsRunner
 from api.metrics import OperationObserver
 from api.settings import Settings
 from api.trusted_documents import TrustedDocumentGate, TrustedDocuments, read_manifest
@@ -74,6 +76,11 @@ class PayoutsSchema(strawberry.Schema):
     ) -> None:
         # Client mistakes are not server errors; ErrorShaping logs the unexpected ones.
         del errors, execution_context
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return LeanExtensionsRunner(execution_context, extensions)
 
 
 def build_schema(

@@ -5,23 +5,31 @@
 - A ``subscribe`` whose ``payload`` is not an object with a string ``query`` closes with 4400
   (strawberry's handler crashed on it and the socket dropped with 1006).
 - The per-connection operation limit answers an ``error`` message with ``extensions.code``.
+- A ``next`` message whose result is shared by several subscribers (``api.execution``) is sent
+  as the shared payload's JSON text behind this operation's id: the same text the message
+  would encode to, encoded once per event instead of once per socket.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     SubscribeMessage,
 )
 from strawberry.types.unset import UnsetType
 
 from api.client_errors import dependency_down
+from api.execution import SharedData
 from api.outage import is_database_unavailable
 from api.ws_revocation import REVOKED_REASON
 from resolvers.context import Context
@@ -90,6 +98,35 @@ class PayoutsTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self._watched_key is not None and watcher is not None:
             watcher.discard(self._watched_key, self)
         await super().shutdown()
+
+    async def send_message(self, message: Message) -> None:
+        frame = self._shared_frame(message)
+        websocket = self.websocket
+        if frame is None or not isinstance(websocket, ASGIWebSocketAdapter):
+            await super().send_message(message)
+            return
+        try:
+            await websocket.ws.send_text(frame)
+        except WebSocketDisconnect as exc:  # as strawberry's adapter answers it
+            raise WebSocketDisconnected from exc
+
+    def _shared_frame(self, message: Message) -> str | None:
+        """The text of a ``next`` message carrying only shared data, or ``None``.
+
+        ``{"id":…,"type":"next","payload":{"data":…}}`` is what the view's encoder makes of
+        the message; the id, a string chosen by the client, is encoded by that encoder too."""
+        if message["type"] != "next":
+            return None
+        payload: Any = message["payload"]
+        data = payload.get("data")
+        if type(data) is not SharedData or len(payload) != 1:
+            return None  # errors or extensions: this subscriber's own message
+        encode = self.view.encode_json
+        shared = data.payload_text(encode)
+        operation_id = encode(message["id"])
+        if shared is None or not isinstance(operation_id, str):
+            return None
+        return f'{{"id":{operation_id},"type":"next","payload":{shared}}}'
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged:

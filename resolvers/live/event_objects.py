@@ -31,7 +31,10 @@ class EventObjectCache:
         self._evict(now)
         entry = self._entries.get(key)
         if entry is not None:
-            return await asyncio.shield(entry[1])
+            shared = entry[1]
+            if shared.done():  # the common case of a fan-out: no shield, no callback
+                return shared.result()
+            return await asyncio.shield(shared)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._entries[key] = (now + self.ttl, future)
         self.reads += 1

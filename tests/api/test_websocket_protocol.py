@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 import websockets
 
@@ -94,3 +95,38 @@ async def test_operations_beyond_the_cap_are_refused_and_the_others_keep_working
     assert all(m["type"] == "next" for m in delivered)
     names = {m["payload"]["data"]["organizationUpdated"]["organization"]["name"] for m in delivered}
     assert names == {"Still live"}
+
+
+async def test_shared_next_frames_are_the_text_each_message_encodes_to(
+    live: tuple[Database, LiveBus], org: TestOrg
+) -> None:
+    """Subscribers sharing one result get its payload text once encoded, behind their own id:
+    byte for byte what encoding their whole message gives, ids that need escaping included."""
+    db, bus = live
+    ids = ["1", 'quote " and \\ back', "é \u2028 \U0001f600", "</script>"]
+    async with (
+        serve_live_schema(db) as url,
+        websockets.connect(url, subprotocols=PROTOCOL) as first,
+        websockets.connect(url, subprotocols=PROTOCOL) as second,
+    ):
+        await acknowledged(first, org.test_key)
+        await acknowledged(second, org.test_key)
+        sockets = {op_id: (first if index % 2 else second) for index, op_id in enumerate(ids)}
+        for op_id, ws in sockets.items():
+            await send(ws, {"id": op_id, "type": "subscribe", "payload": {"query": SUBSCRIBE}})
+        await wait_until_live(bus, org.id, len(ids))
+        await rename(db, org.id, 'Shared "text" é')
+        frames = [await asyncio.wait_for(ws.recv(), 10) for ws in (first, first, second, second)]
+    by_id = {json.loads(frame)["id"]: frame for frame in frames}
+    assert sorted(by_id) == sorted(ids)
+    payloads = set()
+    for op_id, frame in by_id.items():
+        message = json.loads(frame)
+        assert message["type"] == "next"
+        assert message["payload"]["data"]["organizationUpdated"]["organization"]["name"] == (
+            'Shared "text" é'
+        )
+        encoded = orjson.dumps({"id": op_id, "type": "next", "payload": message["payload"]})
+        assert frame == encoded.decode()
+        payloads.add(frame[frame.index(',"type"') :])
+    assert len(payloads) == 1  # one payload, four ids
