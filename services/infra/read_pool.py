@@ -7,14 +7,12 @@ connection in one round trip, and its rows come back as named tuples (attribute 
 column name, as Core rows have).
 
 Read only: the connections open with ``default_transaction_read_only = on``, so a write sent
-here by mistake fails instead of committing. There is no pre-ping: a connection the server
-closed while it sat idle fails its statement, and that statement is retried once on a fresh
-connection (reads are safe to repeat), usually after a database restart.
+here by mistake fails instead of committing. A statement whose connection had died is run once
+more on a fresh one (``services/infra/statement_pool.py``; reads are safe to repeat).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import namedtuple
 from typing import Any
 
@@ -22,20 +20,7 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-# Raised by a pooled connection the server closed while it sat idle (the protocol may also
-# be left mid-message: InternalClientError "cannot switch to state").
-DEAD_CONNECTION = (
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    ConnectionError,
-)
-_ADAPTER_OPTIONS = (
-    "prepared_statement_cache_size",
-    "prepared_statement_name_func",
-    "async_creator_fn",
-)
+from services.infra.statement_pool import StatementPool
 
 
 class Compiled:
@@ -82,21 +67,12 @@ class Compiled:
         return rows
 
 
-async def _reset_if_needed(connection: asyncpg.Connection) -> None:
-    """Release hook: the connections run single statements only and carry no session state;
-    asyncpg's default reset would be a second round trip per read."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
-
-
 class ReadPool:
-    """Opened on first use with the engine's connection arguments."""
+    """Opened on first use with the engine's connection arguments, read only."""
 
     def __init__(self, engine: AsyncEngine, size: int) -> None:
         self.engine = engine
-        self.size = size
-        self._pool: asyncpg.Pool | None = None
-        self._lock = asyncio.Lock()
+        self.statements = StatementPool(engine, size, {"default_transaction_read_only": "on"})
         self._compiled: dict[int, tuple[sa.Select[Any], Compiled]] = {}
 
     def compiled(self, statement: sa.Select[Any]) -> Compiled:
@@ -109,42 +85,7 @@ class ReadPool:
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Any]:
         """The rows of one read statement built once (named tuples by column name)."""
         compiled = self.compiled(statement)
-        args = compiled.args(params)
-        try:
-            records = await self._fetch(compiled.sql, args)
-        except DEAD_CONNECTION:
-            if self._pool is not None:
-                await self._pool.expire_connections()
-            records = await self._fetch(compiled.sql, args)
-        return compiled.rows(records)
-
-    async def _fetch(self, sql: str, args: list[Any]) -> list[asyncpg.Record]:
-        pool = self._pool or await self._open()
-        async with pool.acquire() as connection:
-            try:
-                return await connection.fetch(sql, *args)
-            except DEAD_CONNECTION:
-                connection.terminate()  # the pool replaces a closed connection
-                raise
-
-    async def _open(self) -> asyncpg.Pool:
-        async with self._lock:
-            if self._pool is None:
-                _, params = self.engine.dialect.create_connect_args(self.engine.url)
-                for adapter_only in _ADAPTER_OPTIONS:  # SQLAlchemy's, not asyncpg's
-                    params.pop(adapter_only, None)
-                server_settings = dict(params.pop("server_settings", None) or {})
-                server_settings["default_transaction_read_only"] = "on"
-                self._pool = await asyncpg.create_pool(
-                    min_size=1,
-                    max_size=self.size,
-                    reset=_reset_if_needed,
-                    server_settings=server_settings,
-                    **params,
-                )
-            return self._pool
+        return compiled.rows(await self.statements.fetch(compiled.sql, compiled.args(params)))
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self.statements.close()

@@ -73,7 +73,7 @@ async def test_the_read_pool_survives_closed_connections(
 @pytest.mark.postgres_only
 async def test_the_read_pool_refuses_writes(db: Database) -> None:
     assert db.read_pool is not None
-    pool = await db.read_pool._open()
+    pool = await db.read_pool.statements.open()
     async with pool.acquire() as connection:
         with pytest.raises(asyncpg.exceptions.ReadOnlySQLTransactionError):
             await connection.execute("UPDATE organizations SET name = name WHERE false")
