@@ -6,10 +6,11 @@ derived values live on the document's record and are evicted with it, so the cac
 how much of the heap documents hold.
 
 Why a budget of objects rather than of entries: the garbage collector's full pass visits every
-tracked object, and each AST node is three (the node, its attribute dict, its location). Under
+tracked object, and each AST node brings several (itself, its location, the tuples of its
+children, the tokens its location points at). Under
 ``bench.fuzz_hostile`` the caches of the time, each bounded by entries and each holding its own
 documents, kept a few hundred thousand such objects alive, and each full pass over them held
-the event loop 0.3-1.6 s. Documents are trees once their lexer tokens are dropped, so an evicted
+the event loop 0.3-1.6 s. Documents are trees once their token chain is unlinked, so an evicted
 document is freed by reference counting, without a collection.
 """
 
@@ -52,7 +53,7 @@ _RECORDS: dict[int, DocumentRecord] = {}
 
 
 def parse_for_keeps(query: str, **options: Any) -> DocumentNode:
-    """Parse a document that will stay in memory: without the lexer's tokens.
+    """Parse a document that will stay in memory: with its token chain unlinked.
 
     Every node's location points at its first and last token, and the tokens form one doubly
     linked chain over the whole text: a kept document kept its whole token stream alive, as
@@ -151,19 +152,14 @@ class DocumentCache:
 
     def cached(self, query: str, **options: Any) -> DocumentNode | None:
         """The document kept for this text, or None: never parses."""
-        key: Hashable = (query, *sorted(options.items())) if options else query
-        record = self._entries.get(key)
-        if record is None:
-            return None
-        self._entries.move_to_end(key)
-        return record.document
+        return self._kept(_key(query, options))
 
     def parse(self, query: str, **options: Any) -> DocumentNode:
         """The parsed document (raises ``GraphQLError`` for a syntax error or too many tokens)."""
-        found = self.cached(query, **options)
+        key = _key(query, options)
+        found = self._kept(key)
         if found is not None:
             return found
-        key: Hashable = (query, *sorted(options.items())) if options else query
         document, weight = _parse_weighed(query, options)
         if weight * 2 > self.max_objects or self.max_entries < 1:
             return document
@@ -175,18 +171,25 @@ class DocumentCache:
             self._evict()
         return document
 
+    def _kept(self, key: Hashable) -> DocumentNode | None:
+        record = self._entries.get(key)
+        if record is None:
+            return None
+        self._entries.move_to_end(key)
+        return record.document
+
     def _evict(self) -> None:
         _, record = self._entries.popitem(last=False)
         self.weight -= record.weight
         if _RECORDS.get(id(record.document)) is record:
             del _RECORDS[id(record.document)]
 
-    def clear(self) -> None:
-        while self._entries:
-            self._evict()
-
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _key(query: str, options: dict[str, Any]) -> Hashable:
+    return (query, *sorted(options.items())) if options else query
 
 
 class DocumentMemo(Generic[T]):
