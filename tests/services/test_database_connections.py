@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api.bus import asyncpg_dsn
 from services.infra.database import Database
+from tests.support.postgres import terminate_other_connections
 
 COUNTER = "CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)"
 BUMP = sa.text(
@@ -20,16 +19,9 @@ BUMP = sa.text(
 
 
 async def _kill_pooled(url: str) -> int:
-    connection = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        killed = await connection.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await connection.close()
+    killed = await terminate_other_connections(url)
     await asyncio.sleep(0.1)
-    return int(killed)
+    return killed
 
 
 async def _bump(connection: AsyncConnection) -> int:

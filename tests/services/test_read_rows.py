@@ -11,10 +11,10 @@ import asyncpg
 import pytest
 import sqlalchemy as sa
 
-from api.bus import asyncpg_dsn
 from models import Organization
 from services.infra.database import Database
 from tests.support.orgs import TestOrg
+from tests.support.postgres import terminate_other_connections
 
 TABLE: Any = Organization.__table__  # type: ignore[attr-defined]
 STATEMENT = (
@@ -56,15 +56,7 @@ async def test_the_read_pool_survives_closed_connections(
     try:
         params = {"organization_id": "org_none", "since": datetime.now(UTC), "limit": 1}
         assert await db.read_rows(STATEMENT, params) == []
-        admin = await asyncpg.connect(asyncpg_dsn(private_database_url))
-        try:
-            closed = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            assert closed >= 1
-        finally:
-            await admin.close()
+        assert await terminate_other_connections(private_database_url) >= 1
         assert await db.read_rows(STATEMENT, params) == []
     finally:
         await db.dispose()
