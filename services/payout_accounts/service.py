@@ -146,7 +146,9 @@ async def complete_verification(
 ) -> tuple[PayoutAccount, str]:
     """Store the account (``CREATED``) or return the one that exists (``EXISTING``)."""
     await _lock_organization(session, viewer.organization_id)
-    existing = await find_account(session, viewer.organization_id, viewer.livemode, lock=True)
+    # Not locked: the organization's lock already serializes creation, and a provider event
+    # holds the account's lock while it waits for the organization's row (event sequence).
+    existing = await find_account(session, viewer.organization_id, viewer.livemode)
     if existing is not None:
         return existing, "EXISTING"
     connected = prepared.connected

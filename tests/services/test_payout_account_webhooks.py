@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -188,3 +190,27 @@ async def test_event_of_the_other_mode_does_not_touch_the_account(db: Database) 
     result = await deliver(db, live_event)
     assert result.applied is False
     assert (await account_row(db, account_id)).status == PayoutAccountStatus.PENDING_VERIFICATION
+
+
+@pytest.mark.postgres_only  # SQLite's one writer makes the two wait in turn, never in a cycle
+async def test_existing_account_is_returned_while_an_event_holds_its_lock(db: Database) -> None:
+    """A provider event locks the account, then the organization (its event sequence); a
+    concurrent completeVerification holds the organization and must not wait for the account
+    (PostgreSQL found that cycle and aborted one of them)."""
+    org = await make_org(db)
+    provider_id = new_id("sbacct")
+    account_id = await create_account(db, org, provider_id)
+    async with db.transaction() as event_session:
+        event = account_event(provider_id, "verified")
+        assert (await webhooks.ingest(event_session, "sandbox", event)).applied
+        async with db.transaction() as session:
+            existing, outcome = await asyncio.wait_for(
+                payout_accounts.complete_verification(
+                    session, viewer_of(org), prepared_for(new_id("sbacct"))
+                ),
+                timeout=10,
+            )
+        assert (outcome, existing.id) == ("EXISTING", account_id)
+    row = await account_row(db, account_id)
+    assert row.status == PayoutAccountStatus.VERIFIED
+    assert await updated_events(db, account_id) == 2
