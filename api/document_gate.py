@@ -21,6 +21,7 @@ from api.accepted_operations import AcceptedOperations
 from api.client_scopes import viewer_scopes
 from api.document_bounds import Bounds, measure
 from api.document_cache import DocumentMemo, collector_paused
+from api.error_frames import release_frames
 from resolvers.errors import unauthenticated
 
 _BOUNDS: DocumentMemo[Bounds] = DocumentMemo()
@@ -114,7 +115,9 @@ def _validate(schema: Any, document: DocumentNode, rules: Any) -> list[GraphQLEr
 
     def validate() -> list[GraphQLError]:
         with collector_paused():
-            return validate_document(schema, document, rules)
+            errors = validate_document(schema, document, rules)
+        release_frames(errors)  # they are kept on the document's record
+        return errors
 
     return _VALIDATION.get(document, (schema, rules), validate)
 

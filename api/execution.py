@@ -23,12 +23,14 @@ sharing it sends the same text behind its own operation id (``api.ws_protocol``)
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLObjectType
 from graphql.execution.executor import Executor
 from graphql.pyutils import RefMap
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.plain_completion import compile_object
@@ -68,6 +70,14 @@ class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     # Plans of plain selections (api/plain_completion.py) by the field set they complete,
     # kept with it so that its id stays its own; per execution, like graphql-core's memos.
     _plain_plans: dict[int, tuple[Any, Any]] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core binds these helpers to the executor that holds them: a reference cycle
+        # that left every request's executor, with its operation, context and request, to the
+        # full garbage collection (issue 17). Through a weak reference the executor is freed
+        # by reference counting when its request ends.
+        self.async_helpers = _weakly_bound_helpers(self)
 
     def collect_and_execute_subfields(
         self,
@@ -144,6 +154,25 @@ class PayoutsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._scope_key = (operation, variables, viewer.organization_id, viewer.livemode)
             self._scope_viewer = viewer
         return (_Same(payload), *self._scope_key)
+
+
+def _weakly_bound_helpers(executor: Executor) -> GraphQLResolveInfoHelpers:
+    executor_ref = weakref.ref(executor)
+
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        return _alive(executor_ref).gather_async_work(*args, **kwargs)
+
+    def track(*args: Any, **kwargs: Any) -> Any:
+        return _alive(executor_ref).track_async_work(*args, **kwargs)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
+def _alive(executor_ref: weakref.ref[Executor]) -> Executor:
+    executor = executor_ref()
+    if executor is None:  # a resolver's helper outlived its execution
+        raise RuntimeError("the execution these helpers belong to has finished")
+    return executor
 
 
 def _share_data(result: ExecutionResult) -> None:
