@@ -35,7 +35,7 @@ from api.schema import build_schema, load_trusted_documents
 from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
 from api.trusted_documents import TrustedDocuments
 from api.webhook_deliverer import start_webhook_deliverer
-from api.webhooks import receive_webhook
+from api.webhooks import WebhookLane, receive_webhook
 from services.client_sessions.revocations import RevocationFeed
 from services.infra.database import Database
 from services.infra.event_bus import PostgresBus
@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_bytes=settings.max_query_bytes,
                 timeout_seconds=settings.request_body_timeout_seconds,
             ),
+            Middleware(WebhookLane),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
