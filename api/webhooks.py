@@ -2,8 +2,9 @@
 the event in one transaction. Duplicates answer 2xx and change nothing.
 
 On PostgreSQL an event whose object is not stored yet (its handler could not apply it) is
-stored pending by one autocommit statement (``ingest.store_pending``); only events about known
-objects open the transaction. ``WebhookLane`` serves the route ahead of the CORS middleware and
+stored pending by one autocommit statement, with the events that arrive at the same time
+(``services/provider_events/pending_batch.py``); only events about known objects open the
+transaction. ``WebhookLane`` serves the route ahead of the CORS middleware and
 the router (issue 16, case 4)."""
 
 from __future__ import annotations
@@ -83,9 +84,8 @@ async def receive_webhook(request: Request) -> JSONResponse:
         except ProviderError:
             # Nothing stored: the provider redelivers the event later.
             return JSONResponse({"error": "provider unavailable, retry"}, status_code=503)
-    statements = state.db.write_statements
-    if statements is not None:
-        result = await webhooks.store_pending(statements, name, event)
+    if state.pending_events is not None:
+        result = await state.pending_events.store(name, event)
         if result is not None:
             return JSONResponse(
                 {"received": True, "duplicate": result.duplicate, "applied": result.applied}
