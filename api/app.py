@@ -35,10 +35,11 @@ from api.schema import build_schema, load_trusted_documents
 from api.settings import DEV_CLIENT_SESSION_SECRET, Settings
 from api.trusted_documents import TrustedDocuments
 from api.webhook_deliverer import start_webhook_deliverer
-from api.webhooks import receive_webhook
+from api.webhooks import WebhookLane, receive_webhook
 from services.client_sessions.revocations import RevocationFeed
 from services.infra.database import Database
 from services.infra.event_bus import PostgresBus
+from services.provider_events.pending_batch import PendingBatcher
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,12 @@ class AppState:
         self.db = db
         self.services = build_services(settings, db)
         self.providers = self.services.providers
+        # PostgreSQL: events about objects not stored yet, stored in batches (api/webhooks.py).
+        self.pending_events = (
+            None
+            if db.write_statements is None
+            else PendingBatcher(db.write_statements, max_in_flight=settings.db_pool_size)
+        )
         self.head_revision = head_revision()
 
 
@@ -173,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_bytes=settings.max_query_bytes,
                 timeout_seconds=settings.request_body_timeout_seconds,
             ),
+            Middleware(WebhookLane),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

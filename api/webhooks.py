@@ -1,5 +1,11 @@
 """``POST /webhooks/{provider}``: verify the signature on the raw body, then store and apply
-the event in one transaction. Duplicates answer 2xx and change nothing."""
+the event in one transaction. Duplicates answer 2xx and change nothing.
+
+On PostgreSQL an event whose object is not stored yet (its handler could not apply it) is
+stored pending by one autocommit statement, with the events that arrive at the same time
+(``services/provider_events/pending_batch.py``); only events about known objects open the
+transaction. ``WebhookLane`` serves the route ahead of the CORS middleware and
+the router (issue 16, case 4)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.client_errors import client_error
 from api.outage import RETRY_AFTER_SECONDS, is_database_unavailable
@@ -18,6 +25,30 @@ from services.provider_events import ingest as webhooks
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 256 * 1024
+PATH_PREFIX = "/webhooks/"
+
+
+class WebhookLane:
+    """Pure ASGI: ``POST /webhooks/{provider}`` straight to ``receive_webhook``, without the
+    middlewares after this one (CORS: providers are servers, not browsers) and the router's
+    matching of every route. Placed after the request id, metrics and body limit middlewares,
+    which still see every webhook. Anything else (other methods, nested paths) goes on to the
+    app, which answers as before."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path.startswith(PATH_PREFIX):
+                name = path[len(PATH_PREFIX) :]
+                if name and "/" not in name:
+                    scope["path_params"] = {"provider": name}
+                    response = await receive_webhook(Request(scope, receive))
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 async def receive_webhook(request: Request) -> JSONResponse:
@@ -53,6 +84,12 @@ async def receive_webhook(request: Request) -> JSONResponse:
         except ProviderError:
             # Nothing stored: the provider redelivers the event later.
             return JSONResponse({"error": "provider unavailable, retry"}, status_code=503)
+    if state.pending_events is not None:
+        result = await state.pending_events.store(name, event)
+        if result is not None:
+            return JSONResponse(
+                {"received": True, "duplicate": result.duplicate, "applied": result.applied}
+            )
     try:
         async with state.db.transaction() as session:
             result = await webhooks.ingest(session, name, event)

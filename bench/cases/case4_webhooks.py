@@ -11,7 +11,7 @@ from bench.harness import BenchContext, Row, row_from
 from bench.servers import Server
 
 # Enough prepared requests per second of load that threads rarely start over (it is reported).
-EVENTS_PER_SECOND = 2500
+EVENTS_PER_SECOND = 6000
 
 
 class WebhooksCase:

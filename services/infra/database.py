@@ -28,6 +28,7 @@ from services.infra.events import (
     persist_pending_events,
 )
 from services.infra.read_pool import ReadPool
+from services.infra.statement_pool import StatementPool
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,13 @@ class Database:
             self.read_engine = self.write_engine
         # Hot single-statement reads without the engine's checkout and result machinery.
         self.read_pool = None if self.is_sqlite else ReadPool(self.read_engine, pool_size)
+        # Single write statements that are atomic and idempotent on their own (a provider event
+        # stored while its object is unknown): one asyncpg round trip in autocommit, no pre-ping
+        # and no session. Commits are as durable as the engine's (the server's
+        # synchronous_commit): these rows are not to be lost after the 2xx.
+        self.write_statements = (
+            None if self.is_sqlite else StatementPool(self.write_engine, pool_size, {})
+        )
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -176,6 +184,8 @@ class Database:
     async def dispose(self) -> None:
         if self.read_pool is not None:
             await self.read_pool.close()
+        if self.write_statements is not None:
+            await self.write_statements.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

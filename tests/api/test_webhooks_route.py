@@ -110,3 +110,37 @@ async def test_event_for_unknown_object_is_kept_pending(server: LiveServer, db: 
             )
         ).scalar_one()
     assert row.applied_at is None and row.object_kind == "transfer"
+
+
+async def test_webhook_answers_carry_the_request_id_and_other_methods_reach_the_router(
+    server: LiveServer,
+) -> None:
+    """The webhook lane serves POST /webhooks/{provider} before the router; the request id
+    middleware still sees it, and everything else is answered by the router as before."""
+    body, headers = signed(unknown_transfer_event())
+    async with httpx.AsyncClient() as http:
+        posted = await http.post(
+            f"{server.url}/webhooks/sandbox",
+            content=body,
+            headers={**headers, "x-request-id": "req-webhook-lane-1"},
+        )
+        fetched = await http.get(f"{server.url}/webhooks/sandbox")
+        nested = await http.post(
+            f"{server.url}/webhooks/sandbox/extra", content=body, headers=headers
+        )
+    assert posted.status_code == 200 and posted.headers["x-request-id"] == "req-webhook-lane-1"
+    assert fetched.status_code == 405
+    assert nested.status_code == 404
+
+
+async def test_oversized_webhook_is_413_and_nothing_stored(
+    server: LiveServer, db: Database
+) -> None:
+    payload = unknown_transfer_event()
+    body, headers = signed(payload)
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{server.url}/webhooks/sandbox", content=body + b" " * 300_000, headers=headers
+        )
+    assert response.status_code == 413
+    assert await stored(db, str(payload["id"])) == 0
