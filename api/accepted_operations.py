@@ -26,18 +26,21 @@ class Accepted:
     operation_name: str | None
 
 
+_SERVED = frozenset({OperationType.QUERY, OperationType.MUTATION})
 _ACCEPTED: DocumentMemo[Accepted | None] = DocumentMemo()
 
 
 class AcceptedOperations:
-    """Queries only (mutations keep the full path). A document the cache does not keep (too
-    heavy, or evicted) is never served by the fast path."""
+    """Queries and mutations (subscriptions run over WebSocket only). A document the cache does
+    not keep (too heavy, or evicted) is never served by the fast path. A mutation's own work
+    (its idempotency claim, transaction and userErrors) is in its resolver, which both paths
+    run alike; the fast path serves POST only, where the full path allows mutations too."""
 
     def record(
         self, document: DocumentNode, operation_name: str | None, scopes: frozenset[str] | None
     ) -> None:
         operation = select_operation(document, operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY:
+        if operation is None or operation.operation not in _SERVED:
             return
         name = operation_name
         if name is None and operation.name is not None:

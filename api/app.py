@@ -83,8 +83,8 @@ class AppState:
         # PostgreSQL: events about objects not stored yet, stored in batches (api/webhooks.py).
         self.pending_events = (
             None
-            if db.write_statements is None
-            else PendingBatcher(db.write_statements, max_in_flight=settings.db_pool_size)
+            if db.statement_pool is None
+            else PendingBatcher(db.statement_pool, max_in_flight=settings.db_pool_size)
         )
         self.head_revision = head_revision()
 

@@ -1,4 +1,4 @@
-"""The HTTP fast path: a query the full pipeline has already accepted, from an authenticated
+"""The HTTP fast path: a query or mutation the full pipeline has already accepted, from an authenticated
 caller, runs on graphql-core directly, with error shaping, cost, rate limit, metrics and the
 log context as plain calls (issue 16). strawberry's HTTP view and its extension runner cost
 more than the whole operation for small queries.
@@ -7,7 +7,7 @@ It serves a request only when every check the full path runs before execution is
 pass: a POST with a JSON object body, a credential that authenticates, a document resolved as
 ``TrustedDocumentGate`` would (trusted documents, their modes and refusals), that document,
 operation name and client-session scopes recorded by ``GatedValidation`` (bounds, NUL checks,
-scopes, validation all passed; queries only), variables free of unstorable characters and a
+scopes, validation all passed; queries and mutations), variables free of unstorable characters and a
 cost within the maximum. Anything else returns None and takes the full path, which answers it
 (with its own error) exactly as before. Responses are the full path's byte for byte (content
 negotiation, status codes, ``extensions.cost``, shaped errors).

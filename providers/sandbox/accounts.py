@@ -69,7 +69,7 @@ class SandboxAccounts:
                     session, found.id, request.bank, f"{request.idempotency_key}:bank"
                 )
                 result = _connected(found, external)
-        self.deliverer.wake()
+        self.deliverer.wake_in(self.config.delay_seconds)  # the review's outcome falls due
         return result
 
     async def add_external_account(
@@ -100,7 +100,7 @@ class SandboxAccounts:
             self._schedule_update(
                 session, account, status=sandbox_status, transfers_enabled=account.transfers_enabled
             )
-        self.deliverer.wake()
+        self.deliverer.wake_in(self.config.delay_seconds)  # the review's outcome falls due
 
     def _open_account(self, session: AsyncSession, request: AccountRequest) -> SandboxAccount:
         id_number = (request.individual or {}).get("id_number") or (request.company or {}).get(

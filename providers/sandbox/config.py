@@ -9,7 +9,9 @@ class SandboxConfig:
     webhook_secret: str  # Standard Webhooks secret ("whsec_" + base64)
     delay_seconds: float = 2.0  # wait before each simulated webhook
     refuse_transfers: bool = False  # simulate an outage of transfer creation
-    poll_seconds: float = 0.1
+    # The deliverer is woken when what this process scheduled falls due (``wake_in``); the
+    # poll is the backstop for rows other processes left (a process that died), so it is slow.
+    poll_seconds: float = 1.0
     request_timeout_seconds: float = 5.0
     max_backoff_seconds: float = 30.0
     # How long a claimed delivery is left alone; a deliverer that died holding it blocks it

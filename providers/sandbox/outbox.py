@@ -247,5 +247,6 @@ class WebhookDeliverer:
             row.last_error = error
             backoff = min(0.2 * 2**row.attempts, self.config.max_backoff_seconds)
             row.deliver_at = utcnow() + timedelta(seconds=backoff)
+            self.wake_in(backoff)
             log.warning("sandbox webhook %s failed (%s); retry in %.1fs", row_id, error, backoff)
         session.add(row)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event
+from sqlalchemy import Select, TextClause, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -85,13 +85,14 @@ class Database:
             self.read_engine = self.write_engine
         # Hot single-statement reads without the engine's checkout and result machinery.
         self.read_pool = None if self.is_sqlite else ReadPool(self.read_engine, pool_size)
-        # Single write statements that are atomic and idempotent on their own (a provider event
-        # stored while its object is unknown): one asyncpg round trip in autocommit, no pre-ping
-        # and no session. Commits are as durable as the engine's (the server's
-        # synchronous_commit): these rows are not to be lost after the 2xx.
-        self.write_statements = (
+        # Single write statements that are atomic and idempotent on their own (``run_text``, and
+        # a provider event stored while its object is unknown): one asyncpg round trip in
+        # autocommit, no pre-ping and no session. Commits are as durable as the engine's (the
+        # server's synchronous_commit): these rows are not to be lost after the 2xx.
+        self.statement_pool = (
             None if self.is_sqlite else StatementPool(self.write_engine, pool_size, {})
         )
+        self._texts: dict[int, tuple[TextClause, str, tuple[str, ...]]] = {}
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -149,6 +150,26 @@ class Database:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             return await work(connection)
 
+    async def run_text(self, statement: TextClause, params: dict[str, Any]) -> Any:
+        """``run_statement`` for a text statement built once (bind parameters by name, values
+        as the driver takes them): its first row (columns by name) or None. On PostgreSQL on
+        the statement pool: one round trip in autocommit, without the engine's checkout,
+        greenlet bridge and result machinery, run once more on a fresh connection if the
+        pooled one was dead (so idempotent statements only). On SQLite: ``run_statement``."""
+        if self.statement_pool is None:
+
+            async def work(connection: AsyncConnection) -> Any:
+                return (await connection.execute(statement, params)).first()
+
+            return await self.run_statement(work)
+        entry = self._texts.get(id(statement))
+        if entry is None or entry[0] is not statement:
+            compiled = statement.compile(dialect=self.write_engine.dialect)
+            entry = (statement, str(compiled), tuple(compiled.positiontup or ()))
+            self._texts[id(statement)] = entry
+        _, sql, names = entry
+        return await self.statement_pool.fetchrow(sql, [params[name] for name in names])
+
     @asynccontextmanager
     async def _unpinged_autocommit(self) -> AsyncIterator[AsyncConnection]:
         token = _UNPINGED_CHECKOUT.set(True)
@@ -184,8 +205,8 @@ class Database:
     async def dispose(self) -> None:
         if self.read_pool is not None:
             await self.read_pool.close()
-        if self.write_statements is not None:
-            await self.write_statements.close()
+        if self.statement_pool is not None:
+            await self.statement_pool.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

@@ -143,16 +143,10 @@ async def _transfer_request(
 async def _record_accepted(db: Database, provider: str, payout_id: str, transfer_id: str) -> bool:
     """``record_accepted`` in its own transaction; on PostgreSQL the common case (no events of
     the transfer waiting) is one statement in autocommit (``Database.run_statement``: safe to
-    repeat, a second run finds the id set and changes nothing)."""
+    repeat, a second run finds the id set and changes nothing), on the statement pool."""
     if not db.is_sqlite:
-        accepted = await db.run_statement(
-            lambda connection: payout_writes.record_accepted(
-                connection,
-                provider=provider,
-                payout_id=payout_id,
-                transfer_id=transfer_id,
-                now=utcnow(),
-            )
+        accepted = await payout_writes.record_accepted_alone(
+            db, provider=provider, payout_id=payout_id, transfer_id=transfer_id, now=utcnow()
         )
         if accepted is not None:
             live = accepted.status == PayoutStatus.PENDING

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models import BankAccount, BankAccountStatus, PayoutAccount, PayoutAccountStatus
-from models.base import new_id, utcnow
+from models.base import built_unsaved, new_id, utcnow
 from models.ledger import BalanceTransactionType
 from models.payout import (
     PAYOUT_TRANSITIONS,
@@ -116,26 +116,53 @@ class _Request:
         self, now: datetime, *, balance_id: str, payout_account_id: str, bank_account_id: str
     ) -> Payout:
         """The new PENDING payout, its first provider attempt due after the grace period."""
-        return Payout(
-            id=self.payout_id,
-            organization_id=self.organization_id,
-            livemode=self.livemode,
-            balance_id=balance_id,
-            payout_account_id=payout_account_id,
-            bank_account_id=bank_account_id,
-            status=PayoutStatus.PENDING,
-            amount=self.amount,
-            fee=self.fee,
-            net_amount=self.amount - self.fee,
-            currency=self.currency,
-            description=self.description,
-            provider=self.provider,
-            provider_idempotency_key=self.idempotency_key,
-            attempts=1,
-            next_attempt_at=now + self.retry_grace,
-            created_at=now,
-            updated_at=now,
-        )
+        return Payout(**self._pending_values(now, balance_id, payout_account_id, bank_account_id))
+
+    def written_payout(
+        self, now: datetime, *, balance_id: str, payout_account_id: str, bank_account_id: str
+    ) -> Payout:
+        """``pending_payout`` as a statement has already inserted it: the same values, built
+        without SQLModel's constructor (``models.base.built_unsaved``)."""
+        values = self._pending_values(now, balance_id, payout_account_id, bank_account_id)
+        return built_unsaved(Payout, {**_UNSET_PAYOUT_COLUMNS, **values})
+
+    def _pending_values(
+        self, now: datetime, balance_id: str, payout_account_id: str, bank_account_id: str
+    ) -> dict[str, Any]:
+        return {
+            "id": self.payout_id,
+            "organization_id": self.organization_id,
+            "livemode": self.livemode,
+            "balance_id": balance_id,
+            "payout_account_id": payout_account_id,
+            "bank_account_id": bank_account_id,
+            "status": PayoutStatus.PENDING,
+            "amount": self.amount,
+            "fee": self.fee,
+            "net_amount": self.amount - self.fee,
+            "currency": self.currency,
+            "description": self.description,
+            "provider": self.provider,
+            "provider_idempotency_key": self.idempotency_key,
+            "attempts": 1,
+            "next_attempt_at": now + self.retry_grace,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+
+# The columns a new payout leaves at their defaults (``written_payout`` sets every column).
+_UNSET_PAYOUT_COLUMNS: dict[str, Any] = dict.fromkeys(
+    (
+        "provider_transfer_id",
+        "last_error",
+        "failure_code",
+        "failure_message",
+        "paid_at",
+        "failed_at",
+        "canceled_at",
+    )
+)
 
 
 async def request_payout(
@@ -242,7 +269,7 @@ async def _request_in_one_statement(session: AsyncSession, request: _Request) ->
         raise ledger.InsufficientBalance(written.available_before, request.amount)
     published_later(session, written.events)
     assert written.balance_id and written.account_id and written.bank_id  # written: all known
-    payout = request.pending_payout(
+    payout = request.written_payout(
         now,
         balance_id=written.balance_id,
         payout_account_id=written.account_id,

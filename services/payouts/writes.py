@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from models.base import new_id
+from services.infra.database import Database
 from services.infra.events import PublishedEvent
 
 _REQUEST = sa.text(
@@ -224,6 +225,16 @@ async def record_accepted(
     params = {"transfer_id": transfer_id, "now": now, "payout_id": payout_id, "provider": provider}
     row = (await session.execute(_ACCEPTED, params)).first()
     return None if row is None else Accepted(str(row.status), bool(row.events_waiting))
+
+
+async def record_accepted_alone(
+    db: Database, *, provider: str, payout_id: str, transfer_id: str, now: datetime
+) -> Accepted | None:
+    """``record_accepted`` as a statement of its own (``Database.run_text``: a second run finds
+    the id set and changes nothing, so it is safe to repeat)."""
+    params = {"transfer_id": transfer_id, "now": now, "payout_id": payout_id, "provider": provider}
+    row = await db.run_text(_ACCEPTED, params)
+    return None if row is None else Accepted(str(row["status"]), bool(row["events_waiting"]))
 
 
 # (from, to) → (ledger entry type, bucket the amount leaves, bucket it enters); the same moves

@@ -77,7 +77,7 @@ class _Waiting:
 
 
 class PendingBatcher:
-    """One per process, beside ``Database.write_statements``."""
+    """One per process, beside ``Database.statement_pool``."""
 
     def __init__(self, statements: StatementPool, max_in_flight: int) -> None:
         self.statements = statements

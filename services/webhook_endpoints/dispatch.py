@@ -28,15 +28,20 @@ CURSORS = cast(sa.Table, WebhookEventCursor.__table__)  # type: ignore[attr-defi
 ORGANIZATIONS = cast(sa.Table, Organization.__table__)  # type: ignore[attr-defined]
 
 
+def backlog_query() -> sa.Select[tuple[str]]:
+    """The cursors behind their organization's log (one is enough to say there is work)."""
+    return (
+        sa.select(CURSORS.c.organization_id)
+        .join(ORGANIZATIONS, ORGANIZATIONS.c.id == CURSORS.c.organization_id)
+        .where(ORGANIZATIONS.c.event_seq > CURSORS.c.last_seq)
+        .limit(1)
+    )
+
+
 async def has_backlog(db: Database) -> bool:
     """A cheap read: is any cursor behind its organization's log?"""
     async with db.read() as session:
-        found = await session.execute(
-            sa.select(CURSORS.c.organization_id)
-            .join(ORGANIZATIONS, ORGANIZATIONS.c.id == CURSORS.c.organization_id)
-            .where(ORGANIZATIONS.c.event_seq > CURSORS.c.last_seq)
-            .limit(1)
-        )
+        found = await session.execute(backlog_query())
         return found.first() is not None
 
 

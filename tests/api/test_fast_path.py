@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,8 +20,11 @@ from starlette.responses import Response
 from api.app import create_app
 from api.graphql_view import PayoutsGraphQL
 from api.settings import Settings
+from services.infra.database import Database
+from services.ledger import service as ledger
 from tests.support.client_sessions import MINT, document_id, write_manifest
 from tests.support.orgs import TestOrg
+from tests.support.payout_setup import insert_verified_payout_account
 
 VIEWER = "{ viewer { livemode } }"
 NAMED = "query Who { viewer { id livemode } } query Other { viewer { livemode } }"
@@ -169,10 +173,7 @@ async def test_out_of_scope_and_unknown_requests_stay_on_the_full_path(
     assert await fast_path.serve(_request({"query": VIEWER}, {"x-api-key": "ck_test_nope"})) is None
     refused_bodies: list[dict[str, object]] = [
         {"query": "{ viewer { nope } }"},
-        {
-            "query": "mutation { createClientSession(input: {scopes: [PAYOUTS_READ]}) "
-            "{ clientSession { livemode } } }"
-        },
+        {"query": "mutation { requestPayout(input: {amount: 1000}) { payout { nope } } }"},
         {"query": VIEWER, "variables": {"x": "a\x00b"}},
         {"query": VIEWER, "unknown": 1},
         {"documentId": "0" * 64},
@@ -199,3 +200,65 @@ async def test_rate_limit_refusal_matches(database_url: str, org: TestOrg) -> No
         fast, full = await _both(view, {"query": VIEWER}, headers)
         assert full.status_code == 429 and fast is not None
         assert _shown(fast) == _shown(full)
+
+
+REQUEST = (
+    "mutation Request($amount: Cents!) { requestPayout(input: {amount: $amount}) "
+    "{ payout { id amount netAmount } userErrors { code message field } } }"
+)
+
+
+async def _payout_count(db: Database, org_id: str) -> int:
+    async with db.read() as session:
+        result = await session.execute(
+            sa.text("SELECT count(*) FROM payouts WHERE organization_id = :org"), {"org": org_id}
+        )
+        return int(result.scalar_one())
+
+
+async def test_mutations_answer_as_on_the_full_path(
+    app: Starlette, db: Database, org: TestOrg
+) -> None:
+    """An accepted mutation takes the fast path; its idempotency claim, replay, key mismatch
+    and userErrors are the resolver's, so the answers are the full path's byte for byte."""
+    await insert_verified_payout_account(db, org.id)
+    async with db.transaction() as session:
+        await ledger.credit(
+            session,
+            organization_id=org.id,
+            livemode=False,
+            currency="usd",
+            amount=50_000,
+            description=None,
+            available_in_seconds=0,
+        )
+    view = _view(app)
+    fast_path = view.fast_path
+    assert fast_path is not None
+    keyed = {"x-api-key": org.test_key, "idempotency-key": f"fast-{org.id}"}
+    body = {"query": REQUEST, "variables": {"amount": 1_000}}
+    # The full path creates the payout; the fast path, given the same key, replays it.
+    fast, full = await _both(view, body, keyed)
+    assert fast is not None, "the mutation the full path accepted takes the fast path"
+    assert _shown(fast) == _shown(full)
+    payout = orjson.loads(bytes(full.body))["data"]["requestPayout"]["payout"]
+    assert payout["amount"] == 1_000
+    assert await _payout_count(db, org.id) == 1  # the retry applied once
+    # The same key with other input, then more than is available: userErrors on both paths.
+    fast, full = await _both(view, {"query": REQUEST, "variables": {"amount": 2_000}}, keyed)
+    assert fast is not None
+    assert _shown(fast) == _shown(full)
+    assert b"IDEMPOTENCY_KEY_MISMATCH" in bytes(full.body)
+    unkeyed = {"x-api-key": org.test_key, "accept": PROBLEM}
+    fast, full = await _both(view, {"query": REQUEST, "variables": {"amount": 10**9}}, unkeyed)
+    assert fast is not None
+    assert _shown(fast) == _shown(full)
+    assert b"INSUFFICIENT_BALANCE" in bytes(full.body)
+    # A new payout through the fast path: its own id, the same shape as the full path's.
+    new = {"query": REQUEST, "variables": {"amount": 1_500}}
+    created = await fast_path.serve(_request(new, unkeyed))
+    assert created is not None and created.status_code == 200
+    made = orjson.loads(bytes(created.body))["data"]["requestPayout"]
+    assert made["userErrors"] == [] and made["payout"]["amount"] == 1_500
+    assert made["payout"]["id"] != payout["id"]
+    assert await _payout_count(db, org.id) == 2

@@ -15,6 +15,7 @@ from models.base import new_id
 from providers.sandbox import SandboxConfig, SandboxProvider
 from providers.sandbox.outbox import schedule_webhook
 from services.infra.database import Database
+from tests.providers.test_sandbox_accounts import request as account_request
 from tests.support.live_server import free_port, start_server
 
 pytestmark = pytest.mark.e2e
@@ -111,4 +112,37 @@ async def test_delivery_retries_until_server_is_up(
             await wait_for(lambda: received(db, event_id), timeout=20)
     finally:
         await provider.deliverer.stop()
+        await db.dispose()
+
+
+async def test_due_rows_wake_the_deliverer_without_the_poll(private_database_url: str) -> None:
+    """The poll is a slow backstop: an account's scheduled review and a failed attempt's retry
+    wake the deliverer when they fall due (the receiver here is down, so attempts count)."""
+    db = Database(private_database_url)
+    config = SandboxConfig(
+        webhook_url=f"http://127.0.0.1:{free_port()}/webhooks/sandbox",
+        webhook_secret=Settings().sandbox_webhook_secret,
+        delay_seconds=0.3,
+        poll_seconds=3600,
+    )
+    sandbox = SandboxProvider(db, config, is_postgres=not db.is_sqlite)
+    await sandbox.deliverer.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass (at start) has run and found nothing
+        account = await sandbox.create_account(account_request(new_id("k")))
+
+        async def retried() -> bool:
+            async with db.read() as session:
+                attempts = (
+                    await session.execute(
+                        sa.select(col(SandboxWebhookDelivery.attempts)).where(
+                            col(SandboxWebhookDelivery.object_id) == account.id
+                        )
+                    )
+                ).scalar_one()
+                return attempts >= 3  # at 0.3 s, then after 0.4 s and 0.8 s of backoff
+
+        await wait_for(retried, timeout=15)
+    finally:
+        await sandbox.deliverer.stop()
         await db.dispose()

@@ -77,3 +77,23 @@ async def test_a_statement_that_fails_is_not_retried(database_url: str) -> None:
         assert runs == 1
     finally:
         await db.dispose()
+
+
+@pytest.mark.postgres_only
+async def test_text_statements_survive_killed_connections(private_database_url: str) -> None:
+    """``run_text`` on the statement pool: a dead pooled connection costs one more run, each
+    statement counted once."""
+    db = Database(private_database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(sa.text(COUNTER))
+        for _ in range(3):
+            await asyncio.gather(*(db.run_text(BUMP, {}) for _ in range(3)))
+            assert await _kill_pooled(private_database_url) >= 1
+            rows = await asyncio.gather(*(db.run_text(BUMP, {}) for _ in range(3)))
+            assert len({row["n"] for row in rows}) == 3
+        async with db.transaction() as session:
+            assert (await session.execute(sa.text("SELECT n FROM counter"))).scalar_one() == 18
+        assert await db.run_text(sa.text("SELECT n FROM counter WHERE id = :id"), {"id": 2}) is None
+    finally:
+        await db.dispose()

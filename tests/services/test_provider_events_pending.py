@@ -37,8 +37,8 @@ async def stored_rows(db: Database, event_id: str) -> list[ProviderEvent]:
 
 
 def statements(db: Database) -> StatementPool:
-    assert db.write_statements is not None
-    return db.write_statements
+    assert db.statement_pool is not None
+    return db.statement_pool
 
 
 @pytest.mark.postgres_only
