@@ -98,11 +98,14 @@ async def post(app: Starlette, body: dict[str, Any], key: str) -> dict[str, Any]
 REQUEST_STATE = {"frame", "traceback", "PayoutsExecutionContext", "Request", "Context"}
 
 
+@pytest.mark.parametrize("path", ["full", "fast"])
 async def test_failed_requests_leave_none_of_their_state_to_the_collector(
-    app: Starlette, org: TestOrg, collector_off: None
+    app: Starlette, org: TestOrg, collector_off: None, path: str
 ) -> None:
     async def run(round: int) -> None:
-        # A new text each time: the full path (parse, validation, strawberry's execution).
+        if path == "fast":  # the same text again: accepted, so served by api/fast_path.py
+            round = 0
+        # Otherwise a new text each time: the full path (parse, validation, strawberry's).
         query = (
             f"query($a: String) {{ r{round}: plans(first: 2, after: $a) {{ edges {{ cursor }} }} }}"
         )
