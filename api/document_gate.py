@@ -9,7 +9,8 @@ client cannot make the server validate expensive documents.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +72,10 @@ class GatedValidation(SchemaExtension):
         self.trusted = trusted
         self.accepted = accepted
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
+        fresh = False  # validated in this request (first seen, or evicted since)
         if (
             context.pre_execution_errors is None
             and document is not None
@@ -87,11 +89,17 @@ class GatedValidation(SchemaExtension):
             error = self.limits.error(bounds, context.operation_name)
             if error is None and not bounds.introspection_only and not _has_viewer(context):
                 error = unauthenticated()
-            context.pre_execution_errors = (
-                [error]
-                if error is not None
-                else _validate(context.schema._schema, document, context.validation_rules)
-            )
+            if error is not None:
+                context.pre_execution_errors = [error]
+            else:
+                schema, rules = context.schema._schema, context.validation_rules
+                fresh = _VALIDATION.peek(document, (schema, rules)) is None
+                if fresh:
+                    # Parsed for this request, most likely: let the loop run between the parse
+                    # and the validation, and again before execution, so that no one tick of
+                    # the loop holds all three for a large document.
+                    await asyncio.sleep(0)
+                context.pre_execution_errors = _validate(schema, document, rules)
         if (
             self.accepted is not None
             and context.pre_execution_errors == []
@@ -102,6 +110,8 @@ class GatedValidation(SchemaExtension):
             self.accepted.record(
                 document, context._provided_operation_name, viewer_scopes(context.context)
             )
+        if fresh:
+            await asyncio.sleep(0)
         yield
 
 
