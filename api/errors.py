@@ -11,6 +11,8 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from api.error_frames import release_frames
+
 log = logging.getLogger("payouts.errors")
 
 _COMPLEXITY_MARKERS = (
@@ -69,7 +71,17 @@ class ErrorShaping(SchemaExtension):
 
 
 def shape_error(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    """An unexpected error masked as INTERNAL (and logged in full); any other gets a code."""
+    """An unexpected error masked as INTERNAL (and logged in full); any other gets a code.
+
+    Every error passes here last: its frames are released after it (see
+    ``api/error_frames.py``), so that a failed request leaves no cycle behind."""
+    try:
+        return _shaped(error, request_id)
+    finally:
+        release_frames((error,))
+
+
+def _shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if is_unexpected(error):
         log.error(
             "unexpected error in %s (request %s): %s",

@@ -28,7 +28,6 @@ from strawberry.execution import optimized_is_awaitable
 from api.accepted_operations import Accepted, AcceptedOperations
 from api.auth import key_from_headers
 from api.cost import cached_query_cost, cost_report, rate_limited
-from api.error_frames import release_frames
 from api.errors import shape_error
 from api.execution import PayoutsExecutionContext
 from api.extensions import unstorable_in
@@ -211,8 +210,6 @@ class FastPath:
         body: dict[str, Any] = {"data": result.data}
         if errors:
             body["errors"] = [shaped.formatted for shaped in errors]
-            release_frames(result.errors)  # logged and formatted: see api/error_frames.py
-            release_frames(errors)
         body["extensions"] = {"cost": cost_report(cost, self.max_cost, decision)}
         if media_type == GRAPHQL_RESPONSE_JSON and not execution_started(result.data, errors):
             body.pop("data", None)

@@ -27,7 +27,6 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from api.auth import Authenticator, key_from_connection_params, key_from_headers
 from api.client_errors import client_error, dependency_down
-from api.error_frames import release_frames
 from api.errors import shape_error
 from api.fast_path import VIEWER_STATE, FastPath
 from api.graphiql import render_page
@@ -313,7 +312,6 @@ class PayoutsGraphQL(GraphQL[Context, None]):
             request_id = request_id_of(request.scope)
             result.errors = [shape_error(error, request_id) for error in result.errors]
         response = process_result(result)
-        release_frames(result.errors)  # logged and formatted: see api/error_frames.py
         sub_response: Response | None = getattr(request.state, "graphql_sub_response", None)
         if (
             sub_response is not None
